@@ -1,0 +1,27 @@
+//! The Linux `PACKET_MMAP` ring protocol, byte for byte, without an OS.
+//!
+//! Read it with the kernel's `Documentation/networking/packet_mmap.rst`,
+//! `packet(7)` and `include/uapi/linux/if_packet.h` at hand; where they and
+//! `net/packet/af_packet.c` disagree, this crate follows the kernel.
+//!
+//! * [`geometry`]: ring requests checked by the rules of `packet_set_ring`,
+//!   the resulting layout, and the buffer size calculator.
+//! * [`frame`]: checked views over `tpacket_hdr`, `tpacket2_hdr`,
+//!   `tpacket3_hdr`, the V3 block descriptor and `sockaddr_ll`.
+//! * [`status`]: the status words and the ownership state machines.
+//! * [`slot`]: the only `unsafe` code: a frame in shared memory, with the
+//!   status word read with Acquire and handed back with Release.
+//! * [`fanout`], [`bpf`]: `PACKET_FANOUT` arguments and classic BPF programs.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod bpf;
+pub mod fanout;
+pub mod frame;
+pub mod geometry;
+pub mod slot;
+pub mod status;

@@ -1,0 +1,25 @@
+//! Linux `PACKET_MMAP` sockets and rings through rustix, without libc.
+//!
+//! * [`PacketSocket`]: an `AF_PACKET` socket that owns its descriptor, with
+//!   one method per socket option (`set_rx_ring`, `set_fanout`, ...).
+//! * [`MappedRing`]: the single mapping of a socket's RX and TX rings, and
+//!   the ring handles built on `ringtap-core`'s slots: [`FrameRxRing`]
+//!   (V1/V2), [`BlockRxRing`] (V3) and [`TxRing`].
+//! * [`netdev`]: interface index, MTU, link state and ethtool offloads.
+//!
+//! Every failed kernel call is an [`Error`] that names the call, the option
+//! and the errno, and says what usually fixes it.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod netdev;
+mod ring;
+mod socket;
+mod sys;
+
+pub use error::{Error, Result};
+pub use ring::{
+    BlockRxRing, FrameInfo, FrameRxRing, MappedRing, RxBlock, RxFrame, TxError, TxRing,
+};
+pub use socket::{kernel_word, page_size, Membership, PacketSocket, SocketType, Stats, ETH_P_ALL};

@@ -1,0 +1,554 @@
+//! The shared mapping of a socket's rings and the ring handles on it.
+
+use core::ptr::NonNull;
+use rustix::fd::BorrowedFd;
+use rustix::io::Errno;
+use rustix::mm::{MapFlags, ProtFlags};
+
+use ringtap_core::frame::{ll, v1, v2, v3, FrameError, KernelWord, Timestamp};
+use ringtap_core::geometry::{Layout, Mapping, TpacketVersion};
+use ringtap_core::slot::{RingMemory, UserFrame};
+use ringtap_core::status::{RxStatus, TxState, UnknownTxStatus};
+
+use crate::error::{Error, Result};
+use crate::socket::SocketType;
+
+/// One `mmap` of a packet socket's rings: RX first, then TX. Unmapped on
+/// drop; the ring handles borrow from it.
+#[derive(Debug)]
+pub struct MappedRing {
+    base: NonNull<u8>,
+    len: usize,
+    rx: Option<RxRing>,
+    tx: Option<TxRing>,
+}
+
+// SAFETY: the mapping is process memory, not tied to a thread; all access
+// goes through `&mut self`.
+#[allow(unsafe_code)]
+unsafe impl Send for MappedRing {}
+
+/// The RX side of a mapping: frames (V1/V2) or blocks (V3).
+#[derive(Debug)]
+pub enum RxRing {
+    /// `TPACKET_V1` / `TPACKET_V2`: one packet per frame.
+    Frames(FrameRxRing),
+    /// `TPACKET_V3`: packets packed into blocks.
+    Blocks(BlockRxRing),
+}
+
+impl MappedRing {
+    pub(crate) fn new(fd: BorrowedFd<'_>, mapping: Mapping, ty: SocketType) -> Result<MappedRing> {
+        let err = |e| Error::new("mmap", Some("PACKET_MMAP"), e);
+        let len = usize::try_from(mapping.len()).map_err(|_| err(Errno::NOMEM))?;
+        if len == 0 {
+            return Err(err(Errno::INVAL));
+        }
+        // SAFETY: a fresh shared mapping chosen by the kernel (null hint);
+        // nothing else refers to that address range.
+        #[allow(unsafe_code)]
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                core::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::POPULATE,
+                fd,
+                0,
+            )
+        }
+        .map_err(err)?;
+        let base = NonNull::new(ptr.cast::<u8>()).ok_or(err(Errno::NOMEM))?;
+        let mut mapped = MappedRing {
+            base,
+            len,
+            rx: None,
+            tx: None,
+        };
+        if let (Some(layout), Some(off)) = (mapping.rx, mapping.rx_offset()) {
+            let mem = mapped.ring_memory(off, layout);
+            mapped.rx = Some(match layout.request().version {
+                TpacketVersion::V3 => RxRing::Blocks(BlockRxRing { mem, next: 0 }),
+                _ => RxRing::Frames(FrameRxRing { mem, next: 0 }),
+            });
+        }
+        if let (Some(layout), Some(off)) = (mapping.tx, mapping.tx_offset()) {
+            let mem = mapped.ring_memory(off, layout);
+            mapped.tx = Some(TxRing::new(mem, ty));
+        }
+        Ok(mapped)
+    }
+
+    fn ring_memory(&self, offset: u64, layout: Layout) -> RingMemory {
+        // SAFETY: `offset + layout.mmap_len() <= self.len` (Mapping puts the
+        // TX ring right after the RX ring and `len` is their sum); the
+        // mapping outlives the ring, which `self` owns and drops first.
+        #[allow(unsafe_code)]
+        unsafe {
+            RingMemory::new(self.base.add(offset as usize), layout)
+        }
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: an empty mapping is refused at creation.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The RX ring, V1/V2.
+    pub fn rx_frames(&mut self) -> Option<&mut FrameRxRing> {
+        match &mut self.rx {
+            Some(RxRing::Frames(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The RX ring, V3.
+    pub fn rx_blocks(&mut self) -> Option<&mut BlockRxRing> {
+        match &mut self.rx {
+            Some(RxRing::Blocks(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The TX ring.
+    pub fn tx(&mut self) -> Option<&mut TxRing> {
+        self.tx.as_mut()
+    }
+
+    /// Both rings at once (to forward from one to the other).
+    pub fn split(&mut self) -> (Option<&mut RxRing>, Option<&mut TxRing>) {
+        (self.rx.as_mut(), self.tx.as_mut())
+    }
+}
+
+impl Drop for MappedRing {
+    fn drop(&mut self) {
+        self.rx = None;
+        self.tx = None;
+        // SAFETY: `base`/`len` are exactly what mmap returned; the ring
+        // handles that pointed into it are gone (above), and no borrow of
+        // them can outlive `self`.
+        #[allow(unsafe_code)]
+        let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// The header fields of a received packet, whatever the version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// `tp_status`.
+    pub status: RxStatus,
+    /// `tp_len`: length on the wire.
+    pub len: u32,
+    /// `tp_snaplen`: bytes in the ring.
+    pub snaplen: u32,
+    /// `tp_mac`.
+    pub mac: u16,
+    /// `tp_net`.
+    pub net: u16,
+    /// Receive time.
+    pub timestamp: Timestamp,
+    /// The stripped VLAN TCI, when `TP_STATUS_VLAN_VALID` (V2/V3).
+    pub vlan_tci: Option<u16>,
+    /// The stripped tag's TPID, when `TP_STATUS_VLAN_TPID_VALID` (V2/V3).
+    pub vlan_tpid: Option<u16>,
+    /// The `sockaddr_ll` after the header.
+    pub addr: ll::Repr,
+}
+
+fn vlan(status: RxStatus, tci: u16, tpid: u16) -> (Option<u16>, Option<u16>) {
+    (
+        status.contains(RxStatus::VLAN_VALID).then_some(tci),
+        status.contains(RxStatus::VLAN_TPID_VALID).then_some(tpid),
+    )
+}
+
+impl FrameInfo {
+    /// The fields of a V3 packet found by the block walk.
+    pub fn from_v3(p: &v3::Packet<'_>) -> FrameInfo {
+        let h = &p.header;
+        let status = RxStatus(h.tp_status());
+        let (vlan_tci, vlan_tpid) = vlan(status, h.tp_vlan_tci(), h.tp_vlan_tpid());
+        FrameInfo {
+            status,
+            len: h.tp_len(),
+            snaplen: h.tp_snaplen(),
+            mac: h.tp_mac(),
+            net: h.tp_net(),
+            timestamp: h.timestamp(),
+            vlan_tci,
+            vlan_tpid,
+            addr: ll::Repr::parse(&h.addr()),
+        }
+    }
+}
+
+/// A V1/V2 RX ring: one packet per frame, taken in order.
+#[derive(Debug)]
+pub struct FrameRxRing {
+    mem: RingMemory,
+    next: u32,
+}
+
+impl FrameRxRing {
+    /// The next frame, if the kernel has filled it. Dropping the frame hands
+    /// it back.
+    pub fn next_frame(&mut self) -> Option<RxFrame<'_>> {
+        let index = self.next;
+        let after = (index + 1) % self.mem.slot_count();
+        let version = self.mem.layout().request().version;
+        let word = self.mem.layout().word();
+        let frame = self.mem.slot(index)?.take_rx()?;
+        self.next = after;
+        Some(RxFrame {
+            frame,
+            version,
+            word,
+            index,
+        })
+    }
+
+    /// True when the next frame is ready (no ownership taken).
+    pub fn is_ready(&self) -> bool {
+        self.mem
+            .peek_status(self.next)
+            .is_some_and(|s| RxStatus(s).contains(RxStatus::USER))
+    }
+
+    /// The ring's layout.
+    pub fn layout(&self) -> &Layout {
+        self.mem.layout()
+    }
+}
+
+/// A received V1/V2 frame, ours until dropped.
+#[derive(Debug)]
+pub struct RxFrame<'a> {
+    frame: UserFrame<'a>,
+    version: TpacketVersion,
+    word: KernelWord,
+    index: u32,
+}
+
+impl RxFrame<'_> {
+    /// Position of the frame in the ring.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The status word when the frame was taken.
+    pub fn status(&self) -> RxStatus {
+        self.frame.status()
+    }
+
+    /// The header fields.
+    pub fn info(&self) -> core::result::Result<FrameInfo, FrameError> {
+        let bytes = self.frame.bytes();
+        let status = self.status();
+        if self.version == TpacketVersion::V1 {
+            let h = v1::Header::new_checked(bytes, self.word)?;
+            Ok(FrameInfo {
+                status,
+                len: h.tp_len(),
+                snaplen: h.tp_snaplen(),
+                mac: h.tp_mac(),
+                net: h.tp_net(),
+                timestamp: h.timestamp(),
+                vlan_tci: None,
+                vlan_tpid: None,
+                addr: ll::Repr::parse(&h.addr()),
+            })
+        } else {
+            let h = v2::Header::new_checked(bytes)?;
+            let (vlan_tci, vlan_tpid) = vlan(status, h.tp_vlan_tci(), h.tp_vlan_tpid());
+            Ok(FrameInfo {
+                status,
+                len: h.tp_len(),
+                snaplen: h.tp_snaplen(),
+                mac: h.tp_mac(),
+                net: h.tp_net(),
+                timestamp: h.timestamp(),
+                vlan_tci,
+                vlan_tpid,
+                addr: ll::Repr::parse(&h.addr()),
+            })
+        }
+    }
+
+    /// The packet bytes in the frame, bounds-checked.
+    pub fn data(&self) -> core::result::Result<&[u8], FrameError> {
+        let bytes = self.frame.bytes();
+        if self.version == TpacketVersion::V1 {
+            v1::Header::new_checked(bytes, self.word)?.into_packet()
+        } else {
+            v2::Header::new_checked(bytes)?.into_packet()
+        }
+    }
+}
+
+/// A V3 RX ring: blocks of packets, taken in order.
+#[derive(Debug)]
+pub struct BlockRxRing {
+    mem: RingMemory,
+    next: u32,
+}
+
+impl BlockRxRing {
+    /// The next block, if the kernel has retired it (full or timed out).
+    pub fn next_block(&mut self) -> Option<RxBlock<'_>> {
+        let index = self.next;
+        let after = (index + 1) % self.mem.slot_count();
+        let block = self.mem.slot(index)?.take_rx()?;
+        self.next = after;
+        Some(RxBlock { block, index })
+    }
+
+    /// True when the next block is ready.
+    pub fn is_ready(&self) -> bool {
+        self.mem
+            .peek_status(self.next)
+            .is_some_and(|s| RxStatus(s).contains(RxStatus::USER))
+    }
+
+    /// The ring's layout.
+    pub fn layout(&self) -> &Layout {
+        self.mem.layout()
+    }
+}
+
+/// A retired V3 block, ours until dropped.
+#[derive(Debug)]
+pub struct RxBlock<'a> {
+    block: UserFrame<'a>,
+    index: u32,
+}
+
+impl RxBlock<'_> {
+    /// Position of the block in the ring.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// `block_status` when the block was taken (`TP_STATUS_BLK_TMO` when
+    /// the timer retired it).
+    pub fn status(&self) -> RxStatus {
+        self.block.status()
+    }
+
+    /// The block descriptor.
+    pub fn descriptor(&self) -> v3::BlockDescriptor<&[u8]> {
+        v3::BlockDescriptor::new_unchecked(self.block.bytes())
+    }
+
+    /// Walk the packets, each checked against the block.
+    pub fn packets(&self) -> core::result::Result<v3::Packets<'_>, FrameError> {
+        v3::BlockDescriptor::new_checked(self.block.bytes())?.into_packets()
+    }
+}
+
+/// Why a TX frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxError {
+    /// The next frame is still the kernel's (queued or being sent): kick and
+    /// wait for `POLLOUT`.
+    Full,
+    /// The kernel refused frame `index` and stopped the ring there (no
+    /// `PACKET_LOSS`); [`TxRing::drop_refused`] drops it and moves on.
+    Refused {
+        /// The refused frame.
+        index: u32,
+    },
+    /// The payload does not fit the frame at that offset.
+    TooLong {
+        /// Payload bytes.
+        len: usize,
+        /// Bytes available.
+        room: usize,
+    },
+    /// The offset is before the kernel's minimum (`tp_hdrlen - sizeof(sockaddr_ll)`).
+    OffsetTooSmall {
+        /// Requested offset.
+        offset: usize,
+        /// Minimum.
+        min: usize,
+    },
+    /// The status word holds no TX state: memory is corrupt.
+    Corrupt(UnknownTxStatus),
+}
+
+impl core::fmt::Display for TxError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TxError::Full => f.write_str("TX ring full: every frame is queued or being sent"),
+            TxError::Refused { index } => write!(
+                f,
+                "the kernel refused TX frame {index} (TP_STATUS_WRONG_FORMAT: too long for the \
+                 MTU or bad offset) and stopped the ring at it"
+            ),
+            TxError::TooLong { len, room } => {
+                write!(
+                    f,
+                    "payload of {len} bytes does not fit the {room} bytes of a TX frame"
+                )
+            }
+            TxError::OffsetTooSmall { offset, min } => {
+                write!(
+                    f,
+                    "TX data offset {offset} is below the kernel's minimum {min}"
+                )
+            }
+            TxError::Corrupt(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for TxError {}
+
+/// A TX ring: frames filled in order, handed to the kernel, sent on `kick`.
+#[derive(Debug)]
+pub struct TxRing {
+    mem: RingMemory,
+    next: u32,
+    ty: SocketType,
+    min_offset: usize,
+}
+
+impl TxRing {
+    fn new(mem: RingMemory, ty: SocketType) -> TxRing {
+        let l = mem.layout();
+        let min_offset = l.request().version.tx_data_offset(l.word()) as usize;
+        TxRing {
+            mem,
+            next: 0,
+            ty,
+            min_offset,
+        }
+    }
+
+    /// The ring's layout.
+    pub fn layout(&self) -> &Layout {
+        self.mem.layout()
+    }
+
+    /// Where frame data starts without `PACKET_TX_HAS_OFF`.
+    pub fn data_offset(&self) -> usize {
+        self.min_offset
+    }
+
+    /// The largest payload a frame takes at the default offset.
+    pub fn capacity(&self) -> usize {
+        self.mem.layout().frame_size() as usize - self.min_offset
+    }
+
+    /// Queue `data` in the next frame at the default offset.
+    pub fn send(&mut self, data: &[u8]) -> core::result::Result<u32, TxError> {
+        self.send_with(self.min_offset, data.len(), |buf| buf.copy_from_slice(data))
+    }
+
+    /// Queue `data` at `offset` from the frame start (needs
+    /// `PACKET_TX_HAS_OFF` for any offset but the default).
+    pub fn send_at(&mut self, offset: usize, data: &[u8]) -> core::result::Result<u32, TxError> {
+        self.send_with(offset, data.len(), |buf| buf.copy_from_slice(data))
+    }
+
+    /// Queue a `len`-byte payload at `offset`, written in place by `fill`
+    /// (no intermediate copy). Returns the frame index.
+    pub fn send_with(
+        &mut self,
+        offset: usize,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> core::result::Result<u32, TxError> {
+        if offset < self.min_offset {
+            return Err(TxError::OffsetTooSmall {
+                offset,
+                min: self.min_offset,
+            });
+        }
+        let frame_size = self.mem.layout().frame_size() as usize;
+        let room = frame_size.saturating_sub(offset);
+        if len > room || offset > usize::from(u16::MAX) {
+            return Err(TxError::TooLong { len, room });
+        }
+        let index = self.next;
+        let after = (index + 1) % self.mem.slot_count();
+        let version = self.mem.layout().request().version;
+        let word = self.mem.layout().word();
+        let ty = self.ty;
+        let slot = self.mem.slot(index).ok_or(TxError::Full)?;
+        let mut frame = match slot.take_tx() {
+            Ok(f) if f.state() == TxState::Available => f,
+            Ok(_) => return Err(TxError::Refused { index }),
+            Err(Ok(_)) => return Err(TxError::Full),
+            Err(Err(e)) => return Err(TxError::Corrupt(e)),
+        };
+        let bytes = frame.bytes_mut();
+        let (len32, off16) = (len as u32, offset as u16);
+        // With PACKET_TX_HAS_OFF the kernel takes the offset from tp_mac
+        // (SOCK_RAW) or tp_net (SOCK_DGRAM); without it, it ignores both.
+        let (mac, net) = match ty {
+            SocketType::Raw => (off16, 0),
+            SocketType::Dgram => (0, off16),
+        };
+        match version {
+            TpacketVersion::V1 => {
+                let mut h = v1::Header::new_unchecked(&mut *bytes, word);
+                h.set_tp_len(len32);
+                h.set_tp_snaplen(len32);
+                h.set_tp_mac(mac);
+                h.set_tp_net(net);
+            }
+            TpacketVersion::V2 => {
+                let mut h = v2::Header::new_unchecked(&mut *bytes);
+                h.set_tp_len(len32);
+                h.set_tp_snaplen(len32);
+                h.set_tp_mac(mac);
+                h.set_tp_net(net);
+            }
+            TpacketVersion::V3 => {
+                let mut h = v3::Header::new_unchecked(&mut *bytes);
+                // The kernel refuses V3 TX frames with a next offset.
+                h.set_tp_next_offset(0);
+                h.set_tp_len(len32);
+                h.set_tp_snaplen(len32);
+                h.set_tp_mac(mac);
+                h.set_tp_net(net);
+            }
+        }
+        fill(&mut bytes[offset..offset + len]);
+        frame.submit();
+        self.next = after;
+        Ok(index)
+    }
+
+    /// True when every frame is `AVAILABLE` again (all sent or dropped).
+    pub fn is_idle(&self) -> bool {
+        (0..self.mem.slot_count())
+            .all(|i| self.mem.peek_status(i) == Some(TxState::Available.to_raw()))
+    }
+
+    /// True when the next frame can be filled now.
+    pub fn has_room(&self) -> bool {
+        self.mem.peek_status(self.next) == Some(TxState::Available.to_raw())
+    }
+
+    /// The frame the kernel refused, if the ring is stopped at one.
+    pub fn refused(&self) -> Option<u32> {
+        let n = self.mem.slot_count();
+        (0..n).find(|&i| self.mem.peek_status(i) == Some(TxState::WrongFormat.to_raw()))
+    }
+
+    /// Drop the frame the kernel refused and keep the frames queued after it,
+    /// in order. Returns the dropped frame's index.
+    pub fn drop_refused(&mut self) -> Option<u32> {
+        let refused = self.refused()?;
+        let next = self.mem.drop_refused(refused, self.next)?;
+        self.next = next;
+        Some(refused)
+    }
+}

@@ -1,0 +1,80 @@
+//! The two raw system calls rustix has no generic form for: `setsockopt`
+//! and `getsockopt` with an arbitrary option struct. They go through the
+//! `syscalls` crate (no libc, no hand-written assembly); nothing else in
+//! this crate makes a raw call.
+#![allow(unsafe_code)]
+
+use core::mem::size_of;
+use rustix::fd::{AsRawFd, BorrowedFd};
+use rustix::io::Errno;
+use syscalls::{syscall, Sysno};
+
+fn errno(e: syscalls::Errno) -> Errno {
+    Errno::from_raw_os_error(e.into_raw())
+}
+
+/// `setsockopt(fd, level, name, value, sizeof(*value))`.
+///
+/// `T` must be a plain `#[repr(C)]` value with no padding the kernel cares
+/// about (ints and the uapi structs from linux-raw-sys).
+pub(crate) fn set<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: u32,
+    name: u32,
+    value: &T,
+) -> Result<(), Errno> {
+    // SAFETY: the pointer and length describe `*value`, which lives across
+    // the call; the kernel only reads `size_of::<T>()` bytes from it.
+    unsafe {
+        syscall!(
+            Sysno::setsockopt,
+            fd.as_raw_fd(),
+            level,
+            name,
+            value as *const T,
+            size_of::<T>()
+        )
+    }
+    .map(drop)
+    .map_err(errno)
+}
+
+/// `setsockopt` with a byte buffer as the value (e.g. a `sock_fprog`).
+pub(crate) fn set_raw(
+    fd: BorrowedFd<'_>,
+    level: u32,
+    name: u32,
+    value: *const u8,
+    len: usize,
+) -> Result<(), Errno> {
+    // SAFETY: the caller passes a pointer valid for `len` bytes that stays
+    // alive across the call (see `PacketSocket::attach_filter`).
+    unsafe { syscall!(Sysno::setsockopt, fd.as_raw_fd(), level, name, value, len) }
+        .map(drop)
+        .map_err(errno)
+}
+
+/// `getsockopt(fd, level, name, &value, &len)` into a zeroed `T`; returns the
+/// value and the length the kernel wrote.
+pub(crate) fn get<T: Copy + Default>(
+    fd: BorrowedFd<'_>,
+    level: u32,
+    name: u32,
+) -> Result<(T, usize), Errno> {
+    let mut value = T::default();
+    let mut len: u32 = size_of::<T>() as u32;
+    // SAFETY: `value` and `len` are live locals; the kernel writes at most
+    // `len` bytes into `value` and updates `len`.
+    unsafe {
+        syscall!(
+            Sysno::getsockopt,
+            fd.as_raw_fd(),
+            level,
+            name,
+            &mut value as *mut T,
+            &mut len as *mut u32
+        )
+    }
+    .map_err(errno)?;
+    Ok((value, len as usize))
+}

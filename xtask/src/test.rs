@@ -1,0 +1,291 @@
+//! `cargo xtask test`: everything the README promises, in order, stopping at
+//! the first failure.
+
+use crate::{can_unshare_as_user, deps, is_root, Cmd, Error, Result};
+
+const HELP: &str = "\
+Usage: cargo xtask test [--skip-deps] [--only STEP]...
+
+Runs, in order, stopping at the first failure:
+  deps    check for (as root: install) rustup components/targets and Debian packages
+  fmt     cargo fmt --all -- --check
+  clippy  cargo clippy, whole workspace and ringtap-core with `defmt`, -D warnings
+  unit    cargo test --workspace --exclude ringtap-tests (unit + doc tests)
+  netns   cargo test -p ringtap-tests in network namespaces (root or user namespaces)
+  arm     cargo test -p ringtap-core on aarch64 musl and armv7 gnueabihf under qemu-user
+
+Options:
+  --skip-deps    do not run the deps step
+  --only STEP    run only STEP (may be repeated)
+  -h, --help     print this message
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Deps,
+    Fmt,
+    Clippy,
+    Unit,
+    Netns,
+    Arm,
+}
+
+const ALL_STEPS: [Step; 6] = [
+    Step::Deps,
+    Step::Fmt,
+    Step::Clippy,
+    Step::Unit,
+    Step::Netns,
+    Step::Arm,
+];
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Deps => "deps",
+            Step::Fmt => "fmt",
+            Step::Clippy => "clippy",
+            Step::Unit => "unit",
+            Step::Netns => "netns",
+            Step::Arm => "arm",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Step::Deps => "tools this machine needs",
+            Step::Fmt => "formatting",
+            Step::Clippy => "lints, warnings are errors",
+            Step::Unit => "host unit and doc tests",
+            Step::Netns => "integration tests in network namespaces",
+            Step::Arm => "ringtap-core tests on ARM under qemu-user",
+        }
+    }
+
+    /// What to do about a failure, when there is more to say than the error.
+    fn hint(self) -> Option<&'static str> {
+        match self {
+            Step::Fmt => Some("run `cargo fmt --all` to fix the formatting"),
+            Step::Deps => Some("`cargo xtask deps` repeats this check on its own"),
+            _ => None,
+        }
+    }
+}
+
+enum Outcome {
+    Passed,
+    Skipped(String),
+}
+
+pub fn run(args: &[String]) -> Result {
+    let Some(steps) = parse_args(args)? else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let (mut passed, mut skipped) = (0, 0);
+    for (index, &step) in steps.iter().enumerate() {
+        println!();
+        println!(
+            "==> {} ({}/{}): {}",
+            step.name(),
+            index + 1,
+            steps.len(),
+            step.about()
+        );
+        match run_step(step) {
+            Ok(Outcome::Passed) => passed += 1,
+            Ok(Outcome::Skipped(reason)) => {
+                println!("SKIPPED namespace tests: {reason}");
+                skipped += 1;
+            }
+            Err(err) => {
+                eprintln!("error: step `{}` failed: {err}", step.name());
+                if let Some(hint) = step.hint() {
+                    eprintln!("hint: {hint}");
+                }
+                let not_run: Vec<&str> = steps[index + 1..].iter().map(|s| s.name()).collect();
+                if !not_run.is_empty() {
+                    eprintln!("not run: {}", not_run.join(", "));
+                }
+                println!("{}", summary(passed, 1, skipped));
+                return Err(Error::Reported);
+            }
+        }
+    }
+    println!();
+    println!("{}", summary(passed, 0, skipped));
+    Ok(())
+}
+
+fn summary(passed: usize, failed: usize, skipped: usize) -> String {
+    let mut line = format!("xtask test: {passed} passed, {failed} failed");
+    if skipped > 0 {
+        line.push_str(&format!(", {skipped} skipped"));
+    }
+    line
+}
+
+/// The steps to run, or `None` when help was asked for.
+fn parse_args(args: &[String]) -> Result<Option<Vec<Step>>> {
+    let mut skip_deps = false;
+    let mut only = Vec::new();
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        let step_name = match arg {
+            "-h" | "--help" => return Ok(None),
+            "--skip-deps" => {
+                skip_deps = true;
+                continue;
+            }
+            "--only" => args
+                .next()
+                .ok_or_else(|| Error::Usage(format!("`--only` needs a step: {}", step_names())))?,
+            _ => match arg.strip_prefix("--only=") {
+                Some(name) => name,
+                None => {
+                    return Err(Error::Usage(format!(
+                        "unexpected argument `{arg}` for `cargo xtask test` (see --help)"
+                    )))
+                }
+            },
+        };
+        let step = ALL_STEPS
+            .into_iter()
+            .find(|s| s.name() == step_name)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown step `{step_name}`; steps are: {}",
+                    step_names()
+                ))
+            })?;
+        only.push(step);
+    }
+    let steps: Vec<Step> = ALL_STEPS
+        .into_iter()
+        .filter(|s| only.is_empty() || only.contains(s))
+        .filter(|s| !(skip_deps && *s == Step::Deps))
+        .collect();
+    if steps.is_empty() {
+        return Err(Error::Usage("no steps left to run".to_string()));
+    }
+    Ok(Some(steps))
+}
+
+fn step_names() -> String {
+    ALL_STEPS.map(Step::name).join(", ")
+}
+
+fn run_step(step: Step) -> Result<Outcome> {
+    match step {
+        Step::Deps => deps::ensure(&deps::FOR_TEST)?,
+        Step::Fmt => Cmd::cargo().args(["fmt", "--all", "--", "--check"]).run()?,
+        Step::Clippy => {
+            Cmd::cargo()
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .run()?;
+            Cmd::cargo()
+                .args(["clippy", "-p", "ringtap-core", "--all-targets"])
+                .args(["--features", "defmt", "--", "-D", "warnings"])
+                .run()?;
+        }
+        Step::Unit => Cmd::cargo()
+            .args(["test", "--workspace", "--exclude", "ringtap-tests"])
+            .run()?,
+        Step::Netns => return namespace_tests(),
+        Step::Arm => {
+            for target in [
+                "aarch64-unknown-linux-musl",
+                "armv7-unknown-linux-gnueabihf",
+            ] {
+                Cmd::cargo()
+                    .args(["test", "-p", "ringtap-core", "--target", target])
+                    .env("PROPTEST_CASES", "64")
+                    .run()?;
+            }
+        }
+    }
+    Ok(Outcome::Passed)
+}
+
+/// The integration tests make their own network namespaces, which takes
+/// CAP_NET_ADMIN: as root they run directly; otherwise as root of a user
+/// namespace, when this machine allows that.
+fn namespace_tests() -> Result<Outcome> {
+    let tests = || {
+        Cmd::cargo()
+            .args(["test", "-p", "ringtap-tests"])
+            .env("RINGTAP_REQUIRE_NETNS", "1")
+    };
+    if is_root() {
+        tests().run()?;
+        return Ok(Outcome::Passed);
+    }
+    if let Err(why) = can_unshare_as_user() {
+        return Ok(Outcome::Skipped(format!(
+            "not root and no user namespaces ({why}); run as root, or allow \
+             unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+        )));
+    }
+    // Build as ourselves, so the run inside the namespace only runs.
+    tests().arg("--no-run").run()?;
+    tests()
+        .wrapped_in(&["unshare", "--user", "--map-root-user"])
+        .run()?;
+    Ok(Outcome::Passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Vec<Step>>> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse_args(&args)
+    }
+
+    #[test]
+    fn all_steps_run_in_order_by_default() {
+        assert_eq!(parse(&[]).unwrap(), Some(ALL_STEPS.to_vec()));
+        assert_eq!(
+            parse(&["--skip-deps"]).unwrap().unwrap()[0],
+            Step::Fmt,
+            "--skip-deps starts at fmt"
+        );
+    }
+
+    #[test]
+    fn only_keeps_the_canonical_order() {
+        let steps = parse(&["--only", "arm", "--only=fmt"]).unwrap();
+        assert_eq!(steps, Some(vec![Step::Fmt, Step::Arm]));
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for args in [
+            &["--only"][..],
+            &["--only", "lint"],
+            &["--fast"],
+            &["--only", "deps", "--skip-deps"],
+        ] {
+            assert!(matches!(parse(args), Err(Error::Usage(_))), "{args:?}");
+        }
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn summary_mentions_skips_only_when_there_are_some() {
+        assert_eq!(summary(6, 0, 0), "xtask test: 6 passed, 0 failed");
+        assert_eq!(summary(2, 1, 0), "xtask test: 2 passed, 1 failed");
+        assert_eq!(
+            summary(5, 0, 1),
+            "xtask test: 5 passed, 0 failed, 1 skipped"
+        );
+    }
+}
