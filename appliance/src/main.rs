@@ -1,0 +1,77 @@
+//! `ringtap`: the appliance binary.
+//!
+//! Exit status: 0 on success (and for `--help` / `--version`), 2 for a bad
+//! command line or a configuration the kernel would refuse (clap's own usage
+//! errors already use 2), 1 when the system fails us while running.
+
+mod plan;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ringtap",
+    version,
+    about = "Linux PACKET_MMAP rings (TPACKET_V1/V2/V3): plan and check ring layouts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Check a ring request against the kernel's rules and print its layout
+    Plan(plan::PlanArgs),
+}
+
+/// Why a mode did not succeed; decides the exit status.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// Bad input: an option, a number, or a ring the kernel would refuse.
+    Usage(String),
+    /// The system failed while running (e.g. stdout closed).
+    Runtime(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Usage(_) => ExitCode::from(2),
+            Failure::Runtime(_) => ExitCode::from(1),
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Usage(m) | Failure::Runtime(m) => m,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // On a usage error clap prints it and exits with 2; `--help` and
+    // `--version` exit with 0.
+    let cli = Cli::parse();
+    let (name, result) = match &cli.mode {
+        Mode::Plan(args) => ("plan", plan::run(args)),
+    };
+    let result = result.and_then(|text| {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // Not eprintln!: it panics when stderr is gone, and the exit
+            // status still carries the outcome.
+            let _ = writeln!(std::io::stderr(), "ringtap {name}: {}", failure.message());
+            failure.exit_code()
+        }
+    }
+}

@@ -1,0 +1,879 @@
+//! `ringtap plan`: judge a ring request by the kernel's rules and print the
+//! layout it would get, before any socket is opened (on a workstation for a
+//! board, or on the board itself).
+//!
+//! The rules and every offset come from `ringtap_core::geometry`; this module
+//! only turns command-line text into a `RingRequest`, finds the running
+//! system's page size and word size, and words the answer.
+
+use std::fmt::Write as _;
+
+use clap::{Args, ValueEnum};
+use ringtap_core::frame::KernelWord;
+use ringtap_core::geometry::{
+    blk_plus_priv, Calculator, CalculatorError, GeometryError, Layout, PageSize, RingKind,
+    RingRequest, TpacketVersion, BLK_HDR_LEN,
+};
+
+use crate::Failure;
+
+const NUMBERS_HELP: &str = "\
+Numbers are decimal (4096) or hex (0x1000); sizes also take the suffixes K/KiB
+and M/MiB, powers of 1024 (128K, 2M).
+
+Example (the default geometry of `cargo xtask demo`):
+  ringtap plan --tpacket v3 --ring rx --block-size 128K --block-nr 16 --frame-size 2048
+
+Buffer size calculator of Documentation/networking/packet_mmap.rst:
+  ringtap plan --calculator --size-max 131072 --pointer-size 4 --page-size 4096 \\
+               --max-order 11 --frame-size 2048";
+
+const USAGE: &str = "\
+ringtap plan --tpacket <VERSION> --ring <RING> --block-size <B> --block-nr <N> --frame-size <F> [OPTIONS]
+       ringtap plan --calculator --size-max <N> --pointer-size <N> --page-size <S> --max-order <N> --frame-size <F>";
+
+const CALCULATOR: &str = "Calculator (--calculator)";
+
+/// Options of `ringtap plan`. The ring options and the calculator options are
+/// two separate forms; `--frame-size` and `--page-size` belong to both.
+#[derive(Debug, Args)]
+// allow_negative_numbers: `--block-nr -1` should reach the number parser,
+// which names the option, instead of reading as an unknown flag.
+#[command(override_usage = USAGE, after_help = NUMBERS_HELP, allow_negative_numbers = true)]
+pub struct PlanArgs {
+    /// PACKET_VERSION of the socket
+    #[arg(long, value_enum, value_name = "VERSION")]
+    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    tpacket: Option<Version>,
+
+    /// Which ring: PACKET_RX_RING or PACKET_TX_RING
+    #[arg(long, value_enum, value_name = "RING")]
+    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    ring: Option<Ring>,
+
+    /// tp_block_size: bytes per block, a multiple of the page size
+    #[arg(long, value_name = "B")]
+    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    block_size: Option<String>,
+
+    /// tp_block_nr: number of blocks
+    #[arg(long, value_name = "N")]
+    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    block_nr: Option<String>,
+
+    /// tp_frame_size: bytes per frame, a multiple of 16
+    #[arg(long, value_name = "F")]
+    frame_size: String,
+
+    /// tp_frame_nr: total frames [default: frames per block x blocks]
+    #[arg(long, value_name = "M", conflicts_with = "calculator")]
+    frame_nr: Option<String>,
+
+    /// PACKET_RESERVE: headroom the kernel leaves before each packet
+    #[arg(long, value_name = "R", conflicts_with = "calculator")]
+    reserve: Option<String>,
+
+    /// tp_sizeof_priv: V3 per-block private area in bytes
+    #[arg(long, value_name = "P", conflicts_with = "calculator")]
+    sizeof_priv: Option<String>,
+
+    /// tp_retire_blk_tov: V3 block retire timeout in ms (0: the kernel picks)
+    #[arg(long, value_name = "MS", conflicts_with = "calculator")]
+    retire_tov: Option<String>,
+
+    /// tp_feature_req_word: V3 feature bits (1: TP_FT_REQ_FILL_RXHASH)
+    #[arg(long, value_name = "W", conflicts_with = "calculator")]
+    feature_req: Option<String>,
+
+    /// The kernel's page size [default: this system's, AT_PAGESZ in /proc/self/auxv]
+    #[arg(long, value_name = "S")]
+    page_size: Option<String>,
+
+    /// The kernel's word size, which shapes TPACKET_V1 headers [default: the
+    /// running kernel's, from /proc/sys/kernel/arch]
+    #[arg(long, value_enum, value_name = "BITS", conflicts_with = "calculator")]
+    kernel_word: Option<Word>,
+
+    /// Print the largest ring a kernel can give instead (packet_mmap.rst)
+    #[arg(long, help_heading = CALCULATOR)]
+    #[arg(requires_all = ["size_max", "pointer_size", "page_size", "max_order"])]
+    calculator: bool,
+
+    /// Largest kmalloc allocation (holds the block pointer vector)
+    #[arg(long, value_name = "N", help_heading = CALCULATOR, requires = "calculator")]
+    size_max: Option<String>,
+
+    /// Size of a kernel pointer: 4 or 8
+    #[arg(long, value_name = "N", help_heading = CALCULATOR, requires = "calculator")]
+    pointer_size: Option<String>,
+
+    /// MAX_ORDER: the largest block is page size << max order
+    #[arg(long, value_name = "N", help_heading = CALCULATOR, requires = "calculator")]
+    max_order: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Version {
+    V1,
+    V2,
+    V3,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Ring {
+    Rx,
+    Tx,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Word {
+    #[value(name = "32")]
+    Bits32,
+    #[value(name = "64")]
+    Bits64,
+}
+
+/// Runs `ringtap plan` and returns what to print.
+pub(crate) fn run(args: &PlanArgs) -> Result<String, Failure> {
+    if args.calculator {
+        calculator(args)
+    } else {
+        ring(args)
+    }
+}
+
+fn ring(args: &PlanArgs) -> Result<String, Failure> {
+    // clap enforces these; the check keeps a clap change from becoming a panic.
+    let (Some(version), Some(kind), Some(block_size), Some(block_nr)) = (
+        args.tpacket,
+        args.ring,
+        args.block_size.as_deref(),
+        args.block_nr.as_deref(),
+    ) else {
+        return Err(Failure::Usage(
+            "--tpacket, --ring, --block-size and --block-nr are required".into(),
+        ));
+    };
+    let version = match version {
+        Version::V1 => TpacketVersion::V1,
+        Version::V2 => TpacketVersion::V2,
+        Version::V3 => TpacketVersion::V3,
+    };
+    let kind = match kind {
+        Ring::Rx => RingKind::Rx,
+        Ring::Tx => RingKind::Tx,
+    };
+    let optional = |option: &str, text: Option<&str>, kind: Kind| match text {
+        Some(text) => parse_u32(option, text, kind),
+        None => Ok(0),
+    };
+    let mut request = RingRequest::new(
+        version,
+        kind,
+        parse_u32("--block-size", block_size, Kind::Size)?,
+        parse_u32("--block-nr", block_nr, Kind::Count)?,
+        parse_u32("--frame-size", &args.frame_size, Kind::Size)?,
+        optional("--frame-nr", args.frame_nr.as_deref(), Kind::Count)?,
+    );
+    request.reserve = optional("--reserve", args.reserve.as_deref(), Kind::Size)?;
+    request.sizeof_priv = optional("--sizeof-priv", args.sizeof_priv.as_deref(), Kind::Size)?;
+    request.retire_blk_tov = optional("--retire-tov", args.retire_tov.as_deref(), Kind::Count)?;
+    request.feature_req_word = optional("--feature-req", args.feature_req.as_deref(), Kind::Count)?;
+
+    let page = match args.page_size.as_deref() {
+        Some(text) => Found {
+            value: page_size("--page-size", parse("--page-size", text, Kind::Size)?)?,
+            source: "--page-size".into(),
+        },
+        None => system_page_size(),
+    };
+    let word = match args.kernel_word {
+        Some(Word::Bits32) => Found {
+            value: KernelWord::Bits32,
+            source: "--kernel-word".into(),
+        },
+        Some(Word::Bits64) => Found {
+            value: KernelWord::Bits64,
+            source: "--kernel-word".into(),
+        },
+        None => system_kernel_word(),
+    };
+
+    let frame_nr_computed = args.frame_nr.is_none();
+    let layout = if frame_nr_computed {
+        validate_computing_frame_nr(request, page.value, word.value)
+    } else {
+        request.validate(page.value, word.value)
+    }
+    .map_err(refused)?;
+    Ok(render(&layout, &page, &word, frame_nr_computed))
+}
+
+/// Validates `request` with the `tp_frame_nr` the kernel expects. The kernel's
+/// own rule reports that number: ask with 0 frames and, if the only complaint
+/// is the frame count, ask again with the count it names.
+fn validate_computing_frame_nr(
+    mut request: RingRequest,
+    page: PageSize,
+    word: KernelWord,
+) -> Result<Layout, GeometryError> {
+    request.frame_nr = 0;
+    match request.validate(page, word) {
+        Err(GeometryError::FrameCountMismatch {
+            frames_per_block,
+            block_nr,
+            ..
+        }) => {
+            // The overflow rule runs first, so the product fits.
+            request.frame_nr = frames_per_block.saturating_mul(block_nr);
+            request.validate(page, word)
+        }
+        other => other,
+    }
+}
+
+/// The message for a request the kernel would refuse: the rule, and the
+/// options that feed it.
+fn refused(e: GeometryError) -> Failure {
+    use GeometryError as E;
+    let options = match e {
+        E::BlockSizeNotPositive { .. } => "--block-size",
+        E::BlockSizeNotPageAligned { .. } => "--block-size, --page-size",
+        E::BlockTooSmallForV3 { .. } => "--block-size, --sizeof-priv, --reserve",
+        E::FrameSizeTooSmall { .. } => "--frame-size, --reserve",
+        E::FrameSizeNotAligned { .. } => "--frame-size",
+        E::NoFramePerBlock { .. } => "--frame-size, --block-size",
+        E::FrameCountOverflow { .. } => "--block-nr, --block-size, --frame-size",
+        E::FrameCountMismatch { .. } => "--frame-nr, or leave it out to have it computed",
+        E::FramesWithoutBlocks { .. } => "--frame-nr, --block-nr",
+        E::TxRetireTimeout { .. } => "--retire-tov",
+        E::TxPrivateArea { .. } => "--sizeof-priv",
+        E::TxFeatureWord { .. } => "--feature-req",
+    };
+    Failure::Usage(format!(
+        "the kernel would refuse this ring: {e} [rule: {}]; check {options}",
+        e.rule()
+    ))
+}
+
+/// A value and where it came from, so the output can say when it is a guess.
+#[derive(Debug)]
+struct Found<T> {
+    value: T,
+    source: String,
+}
+
+fn render(
+    layout: &Layout,
+    page: &Found<PageSize>,
+    word: &Found<KernelWord>,
+    frame_nr_computed: bool,
+) -> String {
+    let r = layout.request();
+    let mut out = String::new();
+    line(
+        &mut out,
+        "ring",
+        format_args!(
+            "{}, {} (tp_hdrlen {}, reserve {})",
+            r.kind,
+            r.version,
+            layout.hdrlen(),
+            r.reserve
+        ),
+    );
+    // V1 headers are the only ones shaped by the kernel's word size.
+    if r.version == TpacketVersion::V1 {
+        line(
+            &mut out,
+            "V1 header",
+            format_args!(
+                "laid out for a {}-bit kernel ({})",
+                word.value.bytes() * 8,
+                word.source
+            ),
+        );
+    }
+    if layout.is_empty() {
+        line(
+            &mut out,
+            "blocks",
+            format_args!("none: tp_block_nr 0 frees the ring, nothing is mapped"),
+        );
+        return out;
+    }
+    line(
+        &mut out,
+        "blocks",
+        format_args!(
+            "{} x {} bytes (page size {}, {})",
+            layout.block_nr(),
+            layout.block_size(),
+            page.value.get(),
+            page.source
+        ),
+    );
+    let computed = if frame_nr_computed { " (computed)" } else { "" };
+    line(
+        &mut out,
+        "frames",
+        format_args!(
+            "{}{computed} x {} bytes, {} per block, {} bytes unused at the end of each block",
+            layout.frame_nr(),
+            layout.frame_size(),
+            layout.frames_per_block(),
+            layout.block_tail()
+        ),
+    );
+    line(
+        &mut out,
+        "mapping",
+        format_args!(
+            "{} bytes ({})",
+            layout.mmap_len(),
+            human(u128::from(layout.mmap_len()))
+        ),
+    );
+    match (r.version, r.kind) {
+        (TpacketVersion::V3, RingKind::Rx) => {
+            let first = blk_plus_priv(r.sizeof_priv);
+            line(
+                &mut out,
+                "V3 packets",
+                format_args!(
+                    "first packet at offset {first} in each block (block header {BLK_HDR_LEN}, \
+                     private area {}), {} bytes of room per block",
+                    first - BLK_HDR_LEN,
+                    u64::from(layout.block_size()).saturating_sub(first)
+                ),
+            );
+            line(
+                &mut out,
+                "",
+                format_args!(
+                    "packets are packed by length: tp_frame_size only has to pass the checks"
+                ),
+            );
+            let tov = match r.retire_blk_tov {
+                0 => " (the kernel picks one from the link speed)",
+                _ => "",
+            };
+            line(
+                &mut out,
+                "",
+                format_args!(
+                    "retire timeout {} ms{tov}; feature_req_word {:#x}",
+                    r.retire_blk_tov, r.feature_req_word
+                ),
+            );
+        }
+        (_, RingKind::Rx) => line(
+            &mut out,
+            "payload",
+            format_args!(
+                "up to {} bytes of packet per frame (less the kernel's MAC alignment); \
+                 longer packets are cut to fit",
+                layout.frame_payload_room()
+            ),
+        ),
+        (version, RingKind::Tx) => {
+            let offset = version.tx_data_offset(layout.word());
+            let like_v2 = match version {
+                TpacketVersion::V3 => "; V3 TX frames are fixed slots addressed like V2",
+                _ => "",
+            };
+            line(
+                &mut out,
+                "TX data",
+                format_args!(
+                    "at offset {offset} in each frame (tp_hdrlen - sizeof(sockaddr_ll), \
+                     without PACKET_TX_HAS_OFF), \
+                     up to {} bytes per frame{like_v2}",
+                    layout.frame_size().saturating_sub(offset)
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Appends one `label      text` line; the labels form a column.
+fn line(out: &mut String, label: &str, text: std::fmt::Arguments<'_>) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "{label:<11} {text}");
+}
+
+fn calculator(args: &PlanArgs) -> Result<String, Failure> {
+    let missing = || Failure::Usage("--calculator needs every calculator option".into());
+    let calc = Calculator {
+        size_max: parse(
+            "--size-max",
+            args.size_max.as_deref().ok_or_else(missing)?,
+            Kind::Size,
+        )?,
+        pointer_size: parse(
+            "--pointer-size",
+            args.pointer_size.as_deref().ok_or_else(missing)?,
+            Kind::Count,
+        )?,
+        page_size: parse(
+            "--page-size",
+            args.page_size.as_deref().ok_or_else(missing)?,
+            Kind::Size,
+        )?,
+        max_order: parse_u32(
+            "--max-order",
+            args.max_order.as_deref().ok_or_else(missing)?,
+            Kind::Count,
+        )?,
+        frame_size: parse("--frame-size", &args.frame_size, Kind::Size)?,
+    };
+    let result = calc.compute().map_err(|e| {
+        let option = match e {
+            CalculatorError::PointerSize(_) => "--pointer-size",
+            CalculatorError::PageSize(_) => "--page-size",
+            CalculatorError::MaxOrder(_) => "--max-order",
+            CalculatorError::FrameSize(_) => "--frame-size",
+        };
+        Failure::Usage(format!("{option}: {e}"))
+    })?;
+    let mut out = String::new();
+    let label = |out: &mut String, label: &str, text: std::fmt::Arguments<'_>| {
+        let _ = writeln!(out, "{label:<13} {text}");
+    };
+    label(
+        &mut out,
+        "block number",
+        format_args!(
+            "{} blocks (size-max {} / pointer size {})",
+            result.block_nr, calc.size_max, calc.pointer_size
+        ),
+    );
+    label(
+        &mut out,
+        "block size",
+        format_args!(
+            "{} bytes = {} (page size {} << max order {})",
+            result.block_size,
+            human(u128::from(result.block_size)),
+            calc.page_size,
+            calc.max_order
+        ),
+    );
+    label(
+        &mut out,
+        "max buffer",
+        format_args!(
+            "{} bytes = {} (block number x block size)",
+            result.max_buffer,
+            human(result.max_buffer)
+        ),
+    );
+    label(
+        &mut out,
+        "max frames",
+        format_args!("{} frames of {} bytes", result.max_frames, calc.frame_size),
+    );
+    Ok(out)
+}
+
+/// Bytes in the largest of KiB and MiB that fits; whole numbers stay whole.
+fn human(bytes: u128) -> String {
+    let (unit, name) = match bytes {
+        b if b >= 1 << 20 => (1u128 << 20, "MiB"),
+        b if b >= 1 << 10 => (1 << 10, "KiB"),
+        b => return format!("{b} bytes"),
+    };
+    if bytes % unit == 0 {
+        format!("{} {name}", bytes / unit)
+    } else {
+        // Only for display; a u128 of bytes converts to f64 closely enough.
+        format!("{:.1} {name}", bytes as f64 / unit as f64)
+    }
+}
+
+/// What a number on the command line stands for, which decides the suffixes
+/// it may carry and how a bad one is described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Bytes: decimal, hex, and K/KiB/M/MiB.
+    Size,
+    /// A count, a timeout or a bit word: decimal or hex only.
+    Count,
+}
+
+/// Parses a number as described in [`NUMBERS_HELP`]; the error names the
+/// option and shows what would be accepted.
+fn parse(option: &str, text: &str, kind: Kind) -> Result<u64, Failure> {
+    let bad = || {
+        Failure::Usage(match kind {
+            Kind::Size => {
+                format!("{option}: '{text}' is not a size (use 4096, 0x1000, 128K, 2M)")
+            }
+            Kind::Count => format!("{option}: '{text}' is not a number (use 16 or 0x10)"),
+        })
+    };
+    let too_large = || Failure::Usage(format!("{option}: '{text}' is too large"));
+
+    let (digits, scale) = match kind {
+        Kind::Size => [
+            ("KiB", 1 << 10),
+            ("K", 1 << 10),
+            ("MiB", 1 << 20),
+            ("M", 1 << 20),
+        ]
+        .into_iter()
+        .find_map(|(suffix, scale)| text.strip_suffix(suffix).map(|d| (d, scale)))
+        .unwrap_or((text, 1)),
+        Kind::Count => (text, 1),
+    };
+    let (digits, radix) = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => (hex, 16),
+        None => (digits, 10),
+    };
+    // from_str_radix alone would also take a sign.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(bad());
+    }
+    let value = u64::from_str_radix(digits, radix).map_err(|_| too_large())?;
+    value.checked_mul(scale).ok_or_else(too_large)
+}
+
+/// [`parse`] for a field the kernel holds in 32 bits.
+fn parse_u32(option: &str, text: &str, kind: Kind) -> Result<u32, Failure> {
+    let value = parse(option, text, kind)?;
+    u32::try_from(value).map_err(|_| {
+        Failure::Usage(format!(
+            "{option}: '{text}' is too large (the kernel field is 32 bits: at most {})",
+            u32::MAX
+        ))
+    })
+}
+
+fn page_size(option: &str, bytes: u64) -> Result<PageSize, Failure> {
+    u32::try_from(bytes)
+        .ok()
+        .and_then(PageSize::new)
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "{option}: a page size is a power of two of at least 4096, got {bytes}"
+            ))
+        })
+}
+
+const AUXV: &str = "/proc/self/auxv";
+const ARCH: &str = "/proc/sys/kernel/arch";
+
+/// The page size the kernel told this process at exec time (AT_PAGESZ), or
+/// 4096 when that cannot be read.
+fn system_page_size() -> Found<PageSize> {
+    let fallback = |why: &str| Found {
+        value: PageSize::DEFAULT,
+        source: format!("assumed: {why}"),
+    };
+    match std::fs::read(AUXV) {
+        Ok(auxv) => match page_size_from_auxv(&auxv).and_then(PageSize::new) {
+            Some(page) => Found {
+                value: page,
+                source: format!("AT_PAGESZ in {AUXV}"),
+            },
+            None => fallback(&format!("no usable AT_PAGESZ in {AUXV}")),
+        },
+        Err(e) => fallback(&format!("cannot read {AUXV}: {e}")),
+    }
+}
+
+/// AT_PAGESZ from the bytes of `/proc/self/auxv`: (type, value) pairs of
+/// this process's native words, ending with AT_NULL. Values that do not fit
+/// 32 bits are left out rather than cut.
+fn page_size_from_auxv(auxv: &[u8]) -> Option<u32> {
+    const AT_NULL: usize = 0;
+    const AT_PAGESZ: usize = 6;
+    const WORD: usize = std::mem::size_of::<usize>();
+    for entry in auxv.chunks_exact(2 * WORD) {
+        let (key, value) = entry.split_at(WORD);
+        let key = usize::from_ne_bytes(key.try_into().ok()?);
+        let value = usize::from_ne_bytes(value.try_into().ok()?);
+        match key {
+            AT_NULL => return None,
+            AT_PAGESZ => return u32::try_from(value).ok(),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The running kernel's word size from its machine name (`uname -m` of the
+/// kernel itself, unaffected by a 32-bit userland), or this build's.
+fn system_kernel_word() -> Found<KernelWord> {
+    let fallback = |why: String| Found {
+        value: KernelWord::of_this_build(),
+        source: format!("assumed from this build: {why}"),
+    };
+    match std::fs::read_to_string(ARCH) {
+        Ok(machine) => {
+            let machine = machine.trim();
+            match word_of_machine(machine) {
+                Some(word) => Found {
+                    value: word,
+                    source: format!("{machine} in {ARCH}"),
+                },
+                None => fallback(format!("unknown machine '{machine}' in {ARCH}")),
+            }
+        }
+        Err(e) => fallback(format!("cannot read {ARCH}: {e}")),
+    }
+}
+
+fn word_of_machine(machine: &str) -> Option<KernelWord> {
+    let is_x86_32 = machine.len() == 4
+        && machine.starts_with('i')
+        && machine.ends_with("86")
+        && machine.as_bytes()[1].is_ascii_digit();
+    if machine.contains("64") || machine == "s390x" {
+        Some(KernelWord::Bits64)
+    } else if is_x86_32
+        || machine.starts_with("arm")
+        || machine.starts_with("mips")
+        || ["riscv32", "ppc", "m68k"].contains(&machine)
+    {
+        Some(KernelWord::Bits32)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use clap::Parser;
+
+    /// `ringtap plan` alone, so tests go through the same clap rules.
+    #[derive(Debug, Parser)]
+    struct PlanCli {
+        #[command(flatten)]
+        args: PlanArgs,
+    }
+
+    fn plan(argv: &str) -> Result<String, Failure> {
+        let cli = PlanCli::try_parse_from(std::iter::once("plan").chain(argv.split_whitespace()))
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        run(&cli.args)
+    }
+
+    fn usage<T: std::fmt::Debug>(result: Result<T, Failure>) -> String {
+        match result {
+            Err(Failure::Usage(m)) => m,
+            other => panic!("expected a usage failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_parse_numbers() {
+        let size = |t| parse("--x", t, Kind::Size);
+        assert_eq!(size("4096"), Ok(4096));
+        assert_eq!(size("0x1000"), Ok(4096));
+        assert_eq!(size("0X1000"), Ok(4096));
+        assert_eq!(size("128K"), Ok(131072));
+        assert_eq!(size("128KiB"), Ok(131072));
+        assert_eq!(size("2M"), Ok(2 << 20));
+        assert_eq!(size("2MiB"), Ok(2 << 20));
+        assert_eq!(size("0x10K"), Ok(16 << 10));
+        assert_eq!(size("0"), Ok(0));
+        assert_eq!(parse("--x", "0x1f", Kind::Count), Ok(31));
+    }
+
+    #[test]
+    fn test_parse_rejects() {
+        assert_eq!(
+            usage(parse("--block-size", "12Q", Kind::Size)),
+            "--block-size: '12Q' is not a size (use 4096, 0x1000, 128K, 2M)"
+        );
+        for bad in [
+            "", "K", "0x", "0xK", "-1", "+1", " 1", "1.5", "1 K", "1k", "1G", "x10",
+        ] {
+            assert!(parse("--x", bad, Kind::Size).is_err(), "{bad:?}");
+        }
+        // Counts take no size suffix.
+        assert_eq!(
+            usage(parse("--block-nr", "16K", Kind::Count)),
+            "--block-nr: '16K' is not a number (use 16 or 0x10)"
+        );
+        assert!(usage(parse("--x", "99999999999999999999", Kind::Count)).contains("too large"));
+        assert!(usage(parse("--x", "0xffffffffffffffffK", Kind::Size)).contains("too large"));
+        assert_eq!(parse_u32("--x", "4095M", Kind::Size), Ok(4095 << 20));
+        assert!(usage(parse_u32("--block-size", "4G", Kind::Size)).contains("not a size"));
+        assert!(usage(parse_u32("--block-size", "4096M", Kind::Size)).contains("32 bits"));
+    }
+
+    #[test]
+    fn test_auxv() {
+        let entries = |pairs: &[(usize, usize)]| -> Vec<u8> {
+            pairs
+                .iter()
+                .flat_map(|&(k, v)| [k.to_ne_bytes(), v.to_ne_bytes()])
+                .flatten()
+                .collect()
+        };
+        assert_eq!(
+            page_size_from_auxv(&entries(&[(33, 7), (6, 16384), (0, 0)])),
+            Some(16384)
+        );
+        // Nothing after AT_NULL counts, and a cut-off file has no answer.
+        assert_eq!(page_size_from_auxv(&entries(&[(0, 0), (6, 4096)])), None);
+        assert_eq!(page_size_from_auxv(&entries(&[(6, 4096)])[..5]), None);
+        // The real one, from the kernel running the test.
+        let real = std::fs::read(AUXV).unwrap();
+        assert!(page_size_from_auxv(&real).is_some_and(|p| p >= 4096));
+    }
+
+    #[test]
+    fn test_word_of_machine() {
+        for m in [
+            "x86_64",
+            "aarch64",
+            "aarch64_be",
+            "riscv64",
+            "ppc64le",
+            "s390x",
+        ] {
+            assert_eq!(word_of_machine(m), Some(KernelWord::Bits64), "{m}");
+        }
+        for m in [
+            "armv7l", "armv6l", "armv8l", "i686", "i386", "mips", "riscv32",
+        ] {
+            assert_eq!(word_of_machine(m), Some(KernelWord::Bits32), "{m}");
+        }
+        assert_eq!(word_of_machine("vax"), None);
+        assert_eq!(word_of_machine(""), None);
+    }
+
+    const DEMO: &str = "--tpacket v3 --ring rx --block-size 128K --block-nr 16 --frame-size 2048 \
+                        --page-size 4096";
+
+    #[test]
+    fn test_v3_rx_output() {
+        let out = plan(&format!("{DEMO} --frame-nr 1024")).unwrap();
+        assert_eq!(
+            out,
+            "\
+ring        PACKET_RX_RING, TPACKET_V3 (tp_hdrlen 68, reserve 0)
+blocks      16 x 131072 bytes (page size 4096, --page-size)
+frames      1024 x 2048 bytes, 64 per block, 0 bytes unused at the end of each block
+mapping     2097152 bytes (2 MiB)
+V3 packets  first packet at offset 48 in each block (block header 48, private area 0), \
+131024 bytes of room per block
+            packets are packed by length: tp_frame_size only has to pass the checks
+            retire timeout 0 ms (the kernel picks one from the link speed); feature_req_word 0x0
+"
+        );
+    }
+
+    #[test]
+    fn test_frame_nr_computed() {
+        let out = plan(DEMO).unwrap();
+        assert!(
+            out.contains("frames      1024 (computed) x 2048 bytes, 64 per block"),
+            "{out}"
+        );
+        // A request the kernel refuses for another reason says that reason.
+        let e = usage(plan(
+            "--tpacket v2 --ring rx --block-size 4096 --block-nr 1 --frame-size 72",
+        ));
+        assert!(e.contains("[rule: frame-size-aligned]"), "{e}");
+    }
+
+    #[test]
+    fn test_v1_v2_tx_output() {
+        let v1 = plan(
+            "--tpacket v1 --ring rx --block-size 8192 --block-nr 2 --frame-size 1536 \
+             --frame-nr 10 --page-size 4096 --kernel-word 32",
+        )
+        .unwrap();
+        assert!(
+            v1.contains("V1 header   laid out for a 32-bit kernel (--kernel-word)"),
+            "{v1}"
+        );
+        assert!(v1.contains("5 per block, 512 bytes unused"), "{v1}");
+        assert!(v1.contains("payload     up to 1484 bytes"), "{v1}");
+
+        let tx = plan(
+            "--tpacket v3 --ring tx --block-size 4096 --block-nr 4 --frame-size 2048 \
+             --page-size 4096",
+        )
+        .unwrap();
+        assert!(
+            tx.contains("TX data     at offset 48 in each frame"),
+            "{tx}"
+        );
+        assert!(tx.contains("up to 2000 bytes per frame; V3 TX frames are fixed slots"));
+
+        let free =
+            plan("--tpacket v2 --ring rx --block-size 0 --block-nr 0 --frame-size 0").unwrap();
+        assert!(free.contains("tp_block_nr 0 frees the ring"), "{free}");
+    }
+
+    #[test]
+    fn test_refused_names_rule_and_options() {
+        let e = usage(plan(
+            "--tpacket v2 --ring rx --block-size 4096 --block-nr 1 --frame-size 64 \
+             --frame-nr 64 --reserve 13 --page-size 4096",
+        ));
+        assert_eq!(
+            e,
+            "the kernel would refuse this ring: frame size must be at least the header \
+             length plus the reserve (52 + 13 = 65), got 64 [rule: frame-size-min]; \
+             check --frame-size, --reserve"
+        );
+        let e = usage(plan(
+            "--tpacket v2 --ring rx --block-size 16K --block-nr 1 --frame-size 4096 \
+             --page-size 64K",
+        ));
+        assert!(e.contains("[rule: block-size-page-aligned]"), "{e}");
+        let e = usage(plan(
+            "--tpacket v2 --ring rx --block-size 8K --block-nr 1 --frame-size 4K --page-size 5000",
+        ));
+        assert_eq!(
+            e,
+            "--page-size: a page size is a power of two of at least 4096, got 5000"
+        );
+    }
+
+    #[test]
+    fn test_calculator() {
+        let out = plan(
+            "--calculator --size-max 131072 --pointer-size 4 --page-size 4096 --max-order 11 \
+             --frame-size 2048",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "\
+block number  32768 blocks (size-max 131072 / pointer size 4)
+block size    8388608 bytes = 8 MiB (page size 4096 << max order 11)
+max buffer    274877906944 bytes = 262144 MiB (block number x block size)
+max frames    134217728 frames of 2048 bytes
+"
+        );
+        let e = usage(plan(
+            "--calculator --size-max 128K --pointer-size 2 --page-size 4K --max-order 11 \
+             --frame-size 2K",
+        ));
+        assert_eq!(e, "--pointer-size: pointer size must be 4 or 8, got 2");
+        // The calculator and ring options are separate forms.
+        assert!(plan("--calculator --size-max 1 --frame-size 2048").is_err());
+        assert!(plan(&format!("{DEMO} --calculator")).is_err());
+        assert!(plan(&format!("{DEMO} --size-max 1")).is_err());
+    }
+
+    #[test]
+    fn test_human() {
+        assert_eq!(human(16384), "16 KiB");
+        assert_eq!(human(2 << 20), "2 MiB");
+        assert_eq!(human(3 << 19), "1.5 MiB");
+        assert_eq!(human(100), "100 bytes");
+    }
+}
