@@ -118,7 +118,7 @@ pub fn run(args: &[String]) -> Result {
 }
 
 fn summary(passed: usize, failed: usize, skipped: usize) -> String {
-    let mut line = format!("xtask test: {passed} passed, {failed} failed");
+    let mut line = format!("steps: {passed} passed, {failed} failed");
     if skipped > 0 {
         line.push_str(&format!(", {skipped} skipped"));
     }
@@ -281,11 +281,11 @@ mod tests {
 
     #[test]
     fn summary_mentions_skips_only_when_there_are_some() {
-        assert_eq!(summary(6, 0, 0), "xtask test: 6 passed, 0 failed");
-        assert_eq!(summary(2, 1, 0), "xtask test: 2 passed, 1 failed");
+        assert_eq!(summary(6, 0, 0), "steps: 6 passed, 0 failed");
+        assert_eq!(summary(2, 1, 0), "steps: 2 passed, 1 failed");
         assert_eq!(
             summary(5, 0, 1),
-            "xtask test: 5 passed, 0 failed, 1 skipped"
+            "steps: 5 passed, 0 failed, 1 skipped"
         );
     }
 }
