@@ -283,9 +283,6 @@ mod tests {
     fn summary_mentions_skips_only_when_there_are_some() {
         assert_eq!(summary(6, 0, 0), "steps: 6 passed, 0 failed");
         assert_eq!(summary(2, 1, 0), "steps: 2 passed, 1 failed");
-        assert_eq!(
-            summary(5, 0, 1),
-            "steps: 5 passed, 0 failed, 1 skipped"
-        );
+        assert_eq!(summary(5, 0, 1), "steps: 5 passed, 0 failed, 1 skipped");
     }
 }
