@@ -68,8 +68,8 @@ impl MappedRing {
         if let (Some(layout), Some(off)) = (mapping.rx, mapping.rx_offset()) {
             let mem = mapped.ring_memory(off, layout);
             mapped.rx = Some(match layout.request().version {
-                TpacketVersion::V3 => RxRing::Blocks(BlockRxRing { mem, next: 0 }),
-                _ => RxRing::Frames(FrameRxRing { mem, next: 0 }),
+                TpacketVersion::V3 => RxRing::Blocks(BlockRxRing(RxCursor { mem, next: 0 })),
+                _ => RxRing::Frames(FrameRxRing(RxCursor { mem, next: 0 })),
             });
         }
         if let (Some(layout), Some(off)) = (mapping.tx, mapping.tx_offset()) {
@@ -188,23 +188,41 @@ impl FrameInfo {
     }
 }
 
-/// A V1/V2 RX ring: one packet per frame, taken in order.
+/// The RX side's position: the next slot to take, in ring order.
 #[derive(Debug)]
-pub struct FrameRxRing {
+struct RxCursor {
     mem: RingMemory,
     next: u32,
 }
+
+impl RxCursor {
+    /// Take the next slot if the kernel has handed it over.
+    fn take(&mut self) -> Option<(u32, UserFrame<'_>)> {
+        let index = self.next;
+        let after = (index + 1) % self.mem.slot_count();
+        let slot = self.mem.slot(index)?.take_rx()?;
+        self.next = after;
+        Some((index, slot))
+    }
+
+    fn is_ready(&self) -> bool {
+        self.mem
+            .peek_status(self.next)
+            .is_some_and(|s| RxStatus(s).contains(RxStatus::USER))
+    }
+}
+
+/// A V1/V2 RX ring: one packet per frame, taken in order.
+#[derive(Debug)]
+pub struct FrameRxRing(RxCursor);
 
 impl FrameRxRing {
     /// The next frame, if the kernel has filled it. Dropping the frame hands
     /// it back.
     pub fn next_frame(&mut self) -> Option<RxFrame<'_>> {
-        let index = self.next;
-        let after = (index + 1) % self.mem.slot_count();
-        let version = self.mem.layout().request().version;
-        let word = self.mem.layout().word();
-        let frame = self.mem.slot(index)?.take_rx()?;
-        self.next = after;
+        let version = self.0.mem.layout().request().version;
+        let word = self.0.mem.layout().word();
+        let (index, frame) = self.0.take()?;
         Some(RxFrame {
             frame,
             version,
@@ -215,14 +233,12 @@ impl FrameRxRing {
 
     /// True when the next frame is ready (no ownership taken).
     pub fn is_ready(&self) -> bool {
-        self.mem
-            .peek_status(self.next)
-            .is_some_and(|s| RxStatus(s).contains(RxStatus::USER))
+        self.0.is_ready()
     }
 
     /// The ring's layout.
     pub fn layout(&self) -> &Layout {
-        self.mem.layout()
+        self.0.mem.layout()
     }
 }
 
@@ -293,31 +309,23 @@ impl RxFrame<'_> {
 
 /// A V3 RX ring: blocks of packets, taken in order.
 #[derive(Debug)]
-pub struct BlockRxRing {
-    mem: RingMemory,
-    next: u32,
-}
+pub struct BlockRxRing(RxCursor);
 
 impl BlockRxRing {
     /// The next block, if the kernel has retired it (full or timed out).
     pub fn next_block(&mut self) -> Option<RxBlock<'_>> {
-        let index = self.next;
-        let after = (index + 1) % self.mem.slot_count();
-        let block = self.mem.slot(index)?.take_rx()?;
-        self.next = after;
+        let (index, block) = self.0.take()?;
         Some(RxBlock { block, index })
     }
 
     /// True when the next block is ready.
     pub fn is_ready(&self) -> bool {
-        self.mem
-            .peek_status(self.next)
-            .is_some_and(|s| RxStatus(s).contains(RxStatus::USER))
+        self.0.is_ready()
     }
 
     /// The ring's layout.
     pub fn layout(&self) -> &Layout {
-        self.mem.layout()
+        self.0.mem.layout()
     }
 }
 
