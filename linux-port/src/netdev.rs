@@ -46,17 +46,6 @@ pub enum Offload {
     Tso,
 }
 
-impl Offload {
-    fn name(self) -> &'static str {
-        match self {
-            Offload::Gro => "ETHTOOL_GGRO",
-            Offload::Lro => "ETHTOOL_GFLAGS",
-            Offload::Gso => "ETHTOOL_GGSO",
-            Offload::Tso => "ETHTOOL_GTSO",
-        }
-    }
-}
-
 /// The link state of an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkFlags {
@@ -179,7 +168,7 @@ pub fn offload(name: &str, offload: Offload) -> Result<bool> {
         Offload::Gro => ethtool(name, ETHTOOL_GGRO, 0, "ETHTOOL_GGRO")? != 0,
         Offload::Gso => ethtool(name, ETHTOOL_GGSO, 0, "ETHTOOL_GGSO")? != 0,
         Offload::Tso => ethtool(name, ETHTOOL_GTSO, 0, "ETHTOOL_GTSO")? != 0,
-        Offload::Lro => ethtool(name, ETHTOOL_GFLAGS, 0, offload.name())? & ETH_FLAG_LRO != 0,
+        Offload::Lro => ethtool(name, ETHTOOL_GFLAGS, 0, "ETHTOOL_GFLAGS")? & ETH_FLAG_LRO != 0,
     })
 }
 

@@ -129,3 +129,44 @@ pub fn frame(seq: u32, len: usize, ethertype: u16) -> Vec<u8> {
 /// An EtherType from the IEEE local experimental range, which no stack in
 /// the namespace answers.
 pub const TEST_ETHERTYPE: u16 = 0x88b5;
+
+/// An RX ring socket in the order the kernel needs: version, ring, map,
+/// optional filter, then bind to `ifindex` for every protocol.
+pub fn open_rx_ring(
+    req: core::geometry::RingRequest,
+    ifindex: u32,
+    filter: Option<&[core::bpf::Instruction]>,
+) -> (linux::PacketSocket, linux::MappedRing) {
+    let mut s =
+        linux::PacketSocket::open(linux::SocketType::Raw, Some(linux::ETH_P_ALL)).expect("socket");
+    s.set_version(req.version).expect("PACKET_VERSION");
+    let layout = req
+        .validate(linux::page_size(), s.kernel_word())
+        .expect("geometry");
+    s.set_rx_ring(&req).expect("PACKET_RX_RING");
+    let ring = s.map(Some(layout), None).expect("mmap");
+    if let Some(program) = filter {
+        s.attach_filter(program).expect("SO_ATTACH_FILTER");
+    }
+    s.bind(ifindex, linux::ETH_P_ALL).expect("bind");
+    (s, ring)
+}
+
+/// A TX-only ring socket (protocol 0: it receives nothing) bound to
+/// `ifindex`, with a forced send buffer so `send` does not fail with EAGAIN
+/// inside a namespace.
+pub fn open_tx_ring(
+    req: core::geometry::RingRequest,
+    ifindex: u32,
+) -> (linux::PacketSocket, linux::MappedRing) {
+    let mut s = linux::PacketSocket::open(linux::SocketType::Raw, None).expect("socket");
+    s.set_version(req.version).expect("PACKET_VERSION");
+    s.force_buffers(4 << 20).expect("SO_SNDBUFFORCE");
+    let layout = req
+        .validate(linux::page_size(), s.kernel_word())
+        .expect("geometry");
+    s.set_tx_ring(&req).expect("PACKET_TX_RING");
+    let ring = s.map(None, Some(layout)).expect("mmap");
+    s.bind(ifindex, 0).expect("bind");
+    (s, ring)
+}

@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
 use ringtap_core::status::RxStatus;
-use ringtap_linux::{netdev, FrameInfo, PacketSocket, SocketType, ETH_P_ALL};
-use ringtap_tests::{frame, in_netns, veth_pair, wait_until, TEST_ETHERTYPE};
+use ringtap_linux::{netdev, FrameInfo, PacketSocket};
+use ringtap_tests::{
+    frame, in_netns, open_rx_ring, open_tx_ring, veth_pair, wait_until, TEST_ETHERTYPE,
+};
 
 const FRAMES: u32 = 300;
 
@@ -18,33 +20,18 @@ fn sizes() -> impl Iterator<Item = (u32, usize)> {
 }
 
 fn rx_socket(v: TpacketVersion, ifindex: u32) -> (PacketSocket, ringtap_linux::MappedRing) {
-    let mut s = PacketSocket::open(SocketType::Raw, Some(ETH_P_ALL)).expect("socket");
-    s.set_version(v).expect("PACKET_VERSION");
     let mut req = RingRequest::new(v, RingKind::Rx, 1 << 16, 8, 2048, 8 * 32);
     if v == TpacketVersion::V3 {
         req.retire_blk_tov = 20;
     }
-    let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
-        .expect("geometry");
-    s.set_rx_ring(&req).expect("PACKET_RX_RING");
-    let ring = s.map(Some(layout), None).expect("mmap");
-    s.bind(ifindex, ETH_P_ALL).expect("bind");
-    (s, ring)
+    open_rx_ring(req, ifindex, None)
 }
 
 fn tx_socket(v: TpacketVersion, ifindex: u32) -> (PacketSocket, ringtap_linux::MappedRing) {
-    let mut s = PacketSocket::open(SocketType::Raw, None).expect("socket");
-    s.set_version(v).expect("PACKET_VERSION");
-    s.force_buffers(4 << 20).expect("SO_SNDBUFFORCE");
-    let req = RingRequest::new(v, RingKind::Tx, 1 << 16, 4, 2048, 4 * 32);
-    let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
-        .expect("geometry");
-    s.set_tx_ring(&req).expect("PACKET_TX_RING");
-    let ring = s.map(None, Some(layout)).expect("mmap");
-    s.bind(ifindex, 0).expect("bind");
-    (s, ring)
+    open_tx_ring(
+        RingRequest::new(v, RingKind::Tx, 1 << 16, 4, 2048, 4 * 32),
+        ifindex,
+    )
 }
 
 /// Collect (info, bytes) of every test frame the RX ring holds.

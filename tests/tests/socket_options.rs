@@ -7,38 +7,22 @@ use std::time::Duration;
 use ringtap_core::bpf::{parse_ddd, Instruction};
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
 use ringtap_linux::netdev::{self, Offload};
-use ringtap_linux::{MappedRing, Membership, PacketSocket, SocketType, ETH_P_ALL};
-use ringtap_tests::{frame, in_netns, veth_pair, wait_until, TEST_ETHERTYPE};
+use ringtap_linux::{MappedRing, Membership, PacketSocket};
+use ringtap_tests::{
+    frame, in_netns, open_rx_ring, open_tx_ring, veth_pair, wait_until, TEST_ETHERTYPE,
+};
 
 /// `tcpdump -ddd -y EN10MB 'ether proto 0x88b5'`.
 const ONLY_TEST_ETHERTYPE: &str = "4\n40 0 0 12\n21 0 1 34997\n6 0 0 262144\n6 0 0 0\n";
 
 fn rx(ifindex: u32, filter: Option<&[Instruction]>) -> (PacketSocket, MappedRing) {
-    let mut s = PacketSocket::open(SocketType::Raw, Some(ETH_P_ALL)).unwrap();
-    s.set_version(TpacketVersion::V2).unwrap();
     let req = RingRequest::new(TpacketVersion::V2, RingKind::Rx, 1 << 16, 2, 2048, 64);
-    let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
-        .unwrap();
-    s.set_rx_ring(&req).unwrap();
-    let ring = s.map(Some(layout), None).unwrap();
-    if let Some(program) = filter {
-        s.attach_filter(program).expect("SO_ATTACH_FILTER");
-    }
-    s.bind(ifindex, ETH_P_ALL).unwrap();
-    (s, ring)
+    open_rx_ring(req, ifindex, filter)
 }
 
 fn send_plain(ifindex: u32, frames: &[Vec<u8>]) {
-    let mut s = PacketSocket::open(SocketType::Raw, None).unwrap();
-    s.set_version(TpacketVersion::V2).unwrap();
     let req = RingRequest::new(TpacketVersion::V2, RingKind::Tx, 1 << 16, 1, 2048, 32);
-    let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
-        .unwrap();
-    s.set_tx_ring(&req).unwrap();
-    let mut ring = s.map(None, Some(layout)).unwrap();
-    s.bind(ifindex, 0).unwrap();
+    let (s, mut ring) = open_tx_ring(req, ifindex);
     for f in frames {
         ring.tx().unwrap().send(f).unwrap();
     }
