@@ -20,6 +20,9 @@ mod sys;
 
 pub use error::{Error, Result};
 pub use ring::{
-    BlockRxRing, FrameInfo, FrameRxRing, MappedRing, RxBlock, RxFrame, TxError, TxRing,
+    BlockRxRing, FrameInfo, FrameRxRing, MappedRing, RxBlock, RxFrame, TxError, TxRing, TxSlot,
 };
-pub use socket::{kernel_word, page_size, Membership, PacketSocket, SocketType, Stats, ETH_P_ALL};
+pub use socket::{
+    kernel_word, online_cpus, page_size, pin_current_thread, CpuList, Membership, PacketSocket,
+    SocketType, Stats, ETH_P_ALL,
+};

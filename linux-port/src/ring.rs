@@ -7,8 +7,8 @@ use rustix::mm::{MapFlags, ProtFlags};
 
 use ringtap_core::frame::{ll, v1, v2, v3, FrameError, KernelWord, Timestamp};
 use ringtap_core::geometry::{Layout, Mapping, TpacketVersion};
-use ringtap_core::slot::{RingMemory, UserFrame};
-use ringtap_core::status::{RxStatus, TxState, UnknownTxStatus};
+use ringtap_core::slot::{RingMemory, TxFrame, UserFrame};
+use ringtap_core::status::{RxStatus, TxState, TxStatus, UnknownTxStatus};
 
 use crate::error::{Error, Result};
 use crate::socket::SocketType;
@@ -472,6 +472,26 @@ impl TxRing {
         len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> core::result::Result<u32, TxError> {
+        let mut slot = self.slot_at(offset)?;
+        let room = slot.room();
+        let buf = slot
+            .buf()
+            .get_mut(..len)
+            .ok_or(TxError::TooLong { len, room })?;
+        fill(buf);
+        slot.commit(len)
+    }
+
+    /// The next frame, to fill in place at the default offset. Nothing is
+    /// queued until [`TxSlot::commit`]; dropping the slot leaves the frame
+    /// free.
+    pub fn slot(&mut self) -> core::result::Result<TxSlot<'_>, TxError> {
+        self.slot_at(self.min_offset)
+    }
+
+    /// The next frame, to fill in place at `offset` from the frame start
+    /// (any offset but the default needs `PACKET_TX_HAS_OFF`).
+    pub fn slot_at(&mut self, offset: usize) -> core::result::Result<TxSlot<'_>, TxError> {
         if offset < self.min_offset {
             return Err(TxError::OffsetTooSmall {
                 offset,
@@ -479,9 +499,11 @@ impl TxRing {
             });
         }
         let frame_size = self.mem.layout().frame_size() as usize;
-        let room = frame_size.saturating_sub(offset);
-        if len > room || offset > usize::from(u16::MAX) {
-            return Err(TxError::TooLong { len, room });
+        if offset > usize::from(u16::MAX) || offset > frame_size {
+            return Err(TxError::TooLong {
+                len: 0,
+                room: frame_size.saturating_sub(offset),
+            });
         }
         let index = self.next;
         let after = (index + 1) % self.mem.slot_count();
@@ -489,49 +511,39 @@ impl TxRing {
         let word = self.mem.layout().word();
         let ty = self.ty;
         let slot = self.mem.slot(index).ok_or(TxError::Full)?;
-        let mut frame = match slot.take_tx() {
+        let frame = match slot.take_tx() {
             Ok(f) if f.state() == TxState::Available => f,
             Ok(_) => return Err(TxError::Refused { index }),
             Err(Ok(_)) => return Err(TxError::Full),
             Err(Err(e)) => return Err(TxError::Corrupt(e)),
         };
-        let bytes = frame.bytes_mut();
-        let (len32, off16) = (len as u32, offset as u16);
-        // With PACKET_TX_HAS_OFF the kernel takes the offset from tp_mac
-        // (SOCK_RAW) or tp_net (SOCK_DGRAM); without it, it ignores both.
-        let (mac, net) = match ty {
-            SocketType::Raw => (off16, 0),
-            SocketType::Dgram => (0, off16),
-        };
-        match version {
-            TpacketVersion::V1 => {
-                let mut h = v1::Header::new_unchecked(&mut *bytes, word);
-                h.set_tp_len(len32);
-                h.set_tp_snaplen(len32);
-                h.set_tp_mac(mac);
-                h.set_tp_net(net);
-            }
-            TpacketVersion::V2 => {
-                let mut h = v2::Header::new_unchecked(&mut *bytes);
-                h.set_tp_len(len32);
-                h.set_tp_snaplen(len32);
-                h.set_tp_mac(mac);
-                h.set_tp_net(net);
-            }
-            TpacketVersion::V3 => {
-                let mut h = v3::Header::new_unchecked(&mut *bytes);
-                // The kernel refuses V3 TX frames with a next offset.
-                h.set_tp_next_offset(0);
-                h.set_tp_len(len32);
-                h.set_tp_snaplen(len32);
-                h.set_tp_mac(mac);
-                h.set_tp_net(net);
-            }
-        }
-        fill(&mut bytes[offset..offset + len]);
-        frame.submit();
-        self.next = after;
-        Ok(index)
+        Ok(TxSlot {
+            frame,
+            next: &mut self.next,
+            index,
+            after,
+            offset,
+            version,
+            word,
+            ty,
+        })
+    }
+
+    /// Frames handed to the kernel that it has not taken yet
+    /// (`SEND_REQUEST`), plus a frame it refused (`WRONG_FORMAT`). After a
+    /// `send` that failed, the frames queued before the call minus this
+    /// count are the ones the kernel took.
+    pub fn pending(&self) -> u32 {
+        (0..self.mem.slot_count())
+            .filter(|&i| {
+                self.mem.peek_status(i).is_some_and(|s| {
+                    matches!(
+                        TxStatus(s).state(),
+                        Ok(TxState::SendRequest | TxState::WrongFormat)
+                    )
+                })
+            })
+            .count() as u32
     }
 
     /// True when every frame is `AVAILABLE` again (all sent or dropped).
@@ -558,5 +570,82 @@ impl TxRing {
         let next = self.mem.drop_refused(refused, self.next)?;
         self.next = next;
         Some(refused)
+    }
+}
+
+/// A free TX frame taken for filling in place (see [`TxRing::slot`]).
+#[derive(Debug)]
+pub struct TxSlot<'a> {
+    frame: TxFrame<'a>,
+    next: &'a mut u32,
+    index: u32,
+    after: u32,
+    offset: usize,
+    version: TpacketVersion,
+    word: KernelWord,
+    ty: SocketType,
+}
+
+impl TxSlot<'_> {
+    /// The payload area: from the data offset to the end of the frame.
+    pub fn buf(&mut self) -> &mut [u8] {
+        let offset = self.offset;
+        &mut self.frame.bytes_mut()[offset..]
+    }
+
+    /// Bytes the payload area holds.
+    pub fn room(&self) -> usize {
+        self.frame.bytes().len() - self.offset
+    }
+
+    /// The frame's position in the ring.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Queue the first `len` bytes of the payload area for sending
+    /// (`TP_STATUS_SEND_REQUEST`); they leave on the next `send`. Returns
+    /// the frame index.
+    pub fn commit(mut self, len: usize) -> core::result::Result<u32, TxError> {
+        let room = self.room();
+        if len > room {
+            return Err(TxError::TooLong { len, room });
+        }
+        let (len32, off16) = (len as u32, self.offset as u16);
+        // With PACKET_TX_HAS_OFF the kernel takes the offset from tp_mac
+        // (SOCK_RAW) or tp_net (SOCK_DGRAM); without it, it ignores both.
+        let (mac, net) = match self.ty {
+            SocketType::Raw => (off16, 0),
+            SocketType::Dgram => (0, off16),
+        };
+        let bytes = self.frame.bytes_mut();
+        match self.version {
+            TpacketVersion::V1 => {
+                let mut h = v1::Header::new_unchecked(&mut *bytes, self.word);
+                h.set_tp_len(len32);
+                h.set_tp_snaplen(len32);
+                h.set_tp_mac(mac);
+                h.set_tp_net(net);
+            }
+            TpacketVersion::V2 => {
+                let mut h = v2::Header::new_unchecked(&mut *bytes);
+                h.set_tp_len(len32);
+                h.set_tp_snaplen(len32);
+                h.set_tp_mac(mac);
+                h.set_tp_net(net);
+            }
+            TpacketVersion::V3 => {
+                let mut h = v3::Header::new_unchecked(&mut *bytes);
+                // The kernel refuses V3 TX frames with a next offset.
+                h.set_tp_next_offset(0);
+                h.set_tp_len(len32);
+                h.set_tp_snaplen(len32);
+                h.set_tp_mac(mac);
+                h.set_tp_net(net);
+            }
+        }
+        self.frame.submit();
+        *self.next = self.after;
+        Ok(self.index)
     }
 }

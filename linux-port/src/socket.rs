@@ -439,6 +439,18 @@ impl PacketSocket {
             .map_err(|e| Error::new("recvfrom", None, e))
     }
 
+    /// `SO_ERROR`: the pending socket error, cleared by the read. The
+    /// kernel sets `ENETDOWN` when the bound interface goes down or away;
+    /// until it is read, `poll` keeps reporting `POLLERR`.
+    #[doc(alias = "SO_ERROR")]
+    pub fn take_error(&self) -> Result<Option<Errno>> {
+        match rustix::net::sockopt::socket_error(&self.fd) {
+            Ok(Ok(())) => Ok(None),
+            Ok(Err(e)) => Ok(Some(e)),
+            Err(e) => Err(Error::new("getsockopt", Some("SO_ERROR"), e)),
+        }
+    }
+
     /// `poll` for `POLLIN` (an RX frame is ready) and/or `POLLOUT` (a TX
     /// frame is free), at most `timeout_ms` milliseconds. Returns the events
     /// that are ready (empty on timeout).
@@ -512,4 +524,46 @@ pub fn kernel_word() -> KernelWord {
 /// The kernel's page size.
 pub fn page_size() -> PageSize {
     PageSize::new(rustix::param::page_size() as u32).unwrap_or(PageSize::DEFAULT)
+}
+
+/// `sched_setaffinity(0, {cpu})`: keep the calling thread on one CPU.
+pub fn pin_current_thread(cpu: usize) -> Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set)
+        .map_err(|e| Error::new("sched_setaffinity", None, e))
+}
+
+/// The CPUs this process may run on (`sched_getaffinity`), in order.
+pub fn online_cpus() -> Result<CpuList> {
+    let set = rustix::thread::sched_getaffinity(None)
+        .map_err(|e| Error::new("sched_getaffinity", None, e))?;
+    let mut list = CpuList {
+        cpus: [0; MAX_CPUS],
+        len: 0,
+    };
+    for cpu in (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| set.is_set(c)) {
+        if list.len == MAX_CPUS {
+            break;
+        }
+        list.cpus[list.len] = cpu as u16;
+        list.len += 1;
+    }
+    Ok(list)
+}
+
+const MAX_CPUS: usize = 256;
+
+/// A list of CPU numbers, without allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuList {
+    cpus: [u16; MAX_CPUS],
+    len: usize,
+}
+
+impl CpuList {
+    /// The CPUs, ascending.
+    pub fn as_slice(&self) -> &[u16] {
+        &self.cpus[..self.len]
+    }
 }
