@@ -11,7 +11,10 @@
 //! * [`status`]: the status words and the ownership state machines.
 //! * [`slot`]: the only `unsafe` code: a frame in shared memory, with the
 //!   status word read with Acquire and handed back with Release.
-//! * [`fanout`], [`bpf`]: `PACKET_FANOUT` arguments and classic BPF programs.
+//! * [`fanout`], [`bpf`]: `PACKET_FANOUT` arguments and classic BPF programs
+//!   (checked by the kernel's rules, and run in user space by its semantics).
+//! * [`vlan`], [`checksum`]: the bridge's per-frame work: putting back the
+//!   VLAN tag the kernel stripped, completing a partial TCP/UDP checksum.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,8 +23,10 @@
 extern crate std;
 
 pub mod bpf;
+pub mod checksum;
 pub mod fanout;
 pub mod frame;
 pub mod geometry;
 pub mod slot;
 pub mod status;
+pub mod vlan;
