@@ -4,7 +4,14 @@
 //! command line or a configuration the kernel would refuse (clap's own usage
 //! errors already use 2), 1 when the system fails us while running.
 
+mod alloc_count;
+mod bridge;
+mod log;
 mod plan;
+mod stats;
+
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,7 +22,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ringtap",
     version,
-    about = "Linux PACKET_MMAP rings (TPACKET_V1/V2/V3): plan and check ring layouts"
+    about = "Inline bridge, TAP and ring planner on Linux PACKET_MMAP rings (TPACKET_V2/V3)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,6 +31,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Mode {
+    /// Forward frames between interfaces through RX and TX rings (a layer-2 bridge / TAP)
+    Bridge(bridge::BridgeArgs),
+    /// Print a stats file written by `ringtap bridge --stats-file`
+    Stats(stats::StatsArgs),
     /// Check a ring request against the kernel's rules and print its layout
     Plan(plan::PlanArgs),
 }
@@ -57,6 +68,8 @@ fn main() -> ExitCode {
     // `--version` exit with 0.
     let cli = Cli::parse();
     let (name, result) = match &cli.mode {
+        Mode::Bridge(args) => ("bridge", bridge::run(args)),
+        Mode::Stats(args) => ("stats", stats::run(args)),
         Mode::Plan(args) => ("plan", plan::run(args)),
     };
     let result = result.and_then(|text| {

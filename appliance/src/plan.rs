@@ -250,6 +250,12 @@ fn refused(e: GeometryError) -> Failure {
         E::TxPrivateArea { .. } => "--sizeof-priv",
         E::TxFeatureWord { .. } => "--feature-req",
     };
+    refused_by(e, options)
+}
+
+/// The message for a ring the kernel would refuse, naming the rule and the
+/// options to change.
+pub(crate) fn refused_by(e: GeometryError, options: &str) -> Failure {
     Failure::Usage(format!(
         "the kernel would refuse this ring: {e} [rule: {}]; check {options}",
         e.rule()
@@ -495,7 +501,7 @@ fn human(bytes: u128) -> String {
 /// What a number on the command line stands for, which decides the suffixes
 /// it may carry and how a bad one is described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// Bytes: decimal, hex, and K/KiB/M/MiB.
     Size,
     /// A count, a timeout or a bit word: decimal or hex only.
@@ -543,7 +549,7 @@ fn parse(option: &str, text: &str, kind: Kind) -> Result<u64, Failure> {
 }
 
 /// [`parse`] for a field the kernel holds in 32 bits.
-fn parse_u32(option: &str, text: &str, kind: Kind) -> Result<u32, Failure> {
+pub(crate) fn parse_u32(option: &str, text: &str, kind: Kind) -> Result<u32, Failure> {
     let value = parse(option, text, kind)?;
     u32::try_from(value).map_err(|_| {
         Failure::Usage(format!(

@@ -9,6 +9,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub mod corpus;
+
 pub use ringtap_core as core;
 pub use ringtap_linux as linux;
 
@@ -169,4 +171,343 @@ pub fn open_tx_ring(
     let ring = s.map(None, Some(layout)).expect("mmap");
     s.bind(ifindex, 0).expect("bind");
     (s, ring)
+}
+
+/// The release `ringtap` binary: `$RINGTAP_BIN` (set by `cargo xtask test`,
+/// which builds it first), or built here on first use into a target
+/// directory of its own (so the outer cargo's lock is not in the way).
+pub fn ringtap_bin() -> std::path::PathBuf {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("RINGTAP_BIN") {
+            return p.into();
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf();
+        let target = root.join("target").join("tests-bin");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "ringtap",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --release -p ringtap failed");
+        target.join("release").join("ringtap")
+    })
+    .clone()
+}
+
+/// A running `ringtap bridge`, started in the calling thread's namespace.
+#[derive(Debug)]
+pub struct Bridge {
+    child: std::process::Child,
+    /// Its `--stats-file`.
+    pub stats: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+/// What a stopped bridge left behind.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Exit status.
+    pub status: std::process::ExitStatus,
+    /// Time from SIGTERM to exit.
+    pub took: Duration,
+    /// The final stats file.
+    pub stats: serde_json::Value,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ringtap-{tag}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+impl Bridge {
+    /// Start `ringtap bridge ARGS --stats-file ... --stats-interval 0.1` and
+    /// wait until its workers run (the first stats file appears).
+    pub fn start(args: &[&str]) -> Bridge {
+        let dir = scratch_dir("bridge");
+        let stats = dir.join("stats.json");
+        let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
+        let child = Command::new(ringtap_bin())
+            .arg("bridge")
+            .args(args)
+            .arg("--stats-file")
+            .arg(&stats)
+            .args(["--stats-interval", "0.1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start ringtap");
+        let mut b = Bridge { child, stats, dir };
+        let up = wait_until(Duration::from_secs(10), || {
+            b.stats.exists() || b.child.try_wait().ok().flatten().is_some()
+        });
+        assert!(
+            up && b.stats.exists(),
+            "ringtap bridge {} did not start: {}",
+            args.join(" "),
+            b.stderr()
+        );
+        b
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    /// The stats file as last written.
+    pub fn stats(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(&self.stats).expect("stats file");
+        serde_json::from_str(&text).expect("stats JSON")
+    }
+
+    /// SIGTERM, then wait (at most 5 s, then SIGKILL and panic).
+    pub fn stop(mut self) -> Stopped {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        let start = Instant::now();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        let mut status = None;
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let took = start.elapsed();
+        let Some(status) = status else {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!(
+                "ringtap did not stop within 5 s of SIGTERM: {}",
+                self.stderr()
+            );
+        };
+        let stats = self.stats();
+        let stderr = self.stderr();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Stopped {
+            status,
+            took,
+            stats,
+            stderr,
+        }
+    }
+}
+
+/// Check the accounting invariant of every direction in a final stats
+/// file: `kernel_packets = tx_packets + filtered + dropped + kernel_drops`.
+pub fn assert_accounted(stats: &serde_json::Value) {
+    assert_eq!(stats["final"], true, "not a final stats file: {stats}");
+    for d in stats["directions"].as_array().expect("directions") {
+        let n = |k: &str| d[k].as_u64().unwrap_or_else(|| panic!("{k} missing: {d}"));
+        let dropped: u64 = d["dropped"]
+            .as_object()
+            .expect("dropped")
+            .values()
+            .map(|v| v.as_u64().expect("count"))
+            .sum();
+        assert_eq!(
+            n("kernel_packets"),
+            n("tx_packets") + n("filtered") + dropped + n("kernel_drops"),
+            "accounting does not add up: {d}"
+        );
+        assert_eq!(
+            n("rx_packets"),
+            n("tx_packets") + n("filtered") + dropped,
+            "frames taken from the ring are not all accounted for: {d}"
+        );
+    }
+}
+
+/// Run `body` on a thread with a network namespace of its own (inside the
+/// caller's user namespace), after telling the caller its thread id through
+/// `tid` so interfaces can be moved in (`ip link set DEV netns TID`).
+/// `go` is awaited before `body` runs, so the caller can set things up.
+pub fn spawn_in_own_netns<T: Send + 'static>(
+    body: impl FnOnce() -> T + Send + 'static,
+) -> (i32, std::sync::mpsc::Sender<()>, std::thread::JoinHandle<T>) {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        // SAFETY: CLONE_NEWNET only changes this thread's network namespace.
+        #[allow(unsafe_code)]
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
+            .expect("unshare(CLONE_NEWNET)");
+        quiet_ipv6();
+        tid_tx
+            .send(rustix::thread::gettid().as_raw_nonzero().get())
+            .expect("send tid");
+        go_rx.recv().expect("go");
+        body()
+    });
+    let tid = tid_rx.recv().expect("namespace thread started");
+    (tid, go_tx, handle)
+}
+
+/// Receives every frame arriving on an interface (not the ones it sends:
+/// `PACKET_OUTGOING` is skipped), with VLAN tags the kernel stripped put
+/// back, so frames compare byte for byte with what was sent.
+#[derive(Debug)]
+pub struct Receiver {
+    sock: linux::PacketSocket,
+    ring: linux::MappedRing,
+    /// Frames received so far.
+    pub frames: Vec<Vec<u8>>,
+}
+
+/// `PACKET_OUTGOING` in `sll_pkttype`.
+const PACKET_OUTGOING: u8 = 4;
+
+impl Receiver {
+    /// A 32 MiB V3 ring on `ifname` of 128 blocks (a block retires every
+    /// 2 ms, so paced traffic fills one block per burst), without the
+    /// frames the interface sends.
+    pub fn open(ifname: &str) -> Receiver {
+        use core::geometry::{RingKind, RingRequest, TpacketVersion};
+        let ifindex = linux::netdev::ifindex(ifname).expect("ifindex");
+        let mut req = RingRequest::new(
+            TpacketVersion::V3,
+            RingKind::Rx,
+            256 << 10,
+            128,
+            2048,
+            128 * 128,
+        );
+        req.retire_blk_tov = 2;
+        let (sock, ring) = open_rx_ring(req, ifindex, None);
+        sock.set_ignore_outgoing(true)
+            .expect("PACKET_IGNORE_OUTGOING");
+        Receiver {
+            sock,
+            ring,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Take what the ring holds now.
+    pub fn poll(&mut self) {
+        let blocks = self.ring.rx_blocks().expect("V3 ring");
+        while let Some(block) = blocks.next_block() {
+            for p in block.packets().expect("block header") {
+                let p = p.expect("packet inside block");
+                let info = linux::FrameInfo::from_v3(&p);
+                if info.addr.pkttype == PACKET_OUTGOING {
+                    continue;
+                }
+                assert_eq!(info.snaplen, info.len, "the test ring truncated a frame");
+                let tag = core::vlan::Tag::from_ring(info.vlan_tci, info.vlan_tpid);
+                let mut buf = vec![0u8; p.data.len() + core::vlan::TAG_LEN];
+                let n = core::vlan::copy_restoring(p.data, tag, &mut buf).expect("restore tag");
+                buf.truncate(n);
+                self.frames.push(buf);
+            }
+        }
+    }
+
+    /// Receive until `want` frames are in, or `limit` passes.
+    pub fn collect(&mut self, want: usize, limit: Duration) -> &[Vec<u8>] {
+        let start = Instant::now();
+        loop {
+            self.poll();
+            if self.frames.len() >= want || start.elapsed() >= limit {
+                return &self.frames;
+            }
+            let _ = self.sock.poll(true, false, 10);
+        }
+    }
+
+    /// Wait `quiet` and take whatever came meanwhile (to prove nothing
+    /// more arrives).
+    pub fn settle(&mut self, quiet: Duration) -> &[Vec<u8>] {
+        std::thread::sleep(quiet);
+        self.poll();
+        &self.frames
+    }
+}
+
+/// Sends frames out of an interface through a TX ring sized for jumbo
+/// frames.
+#[derive(Debug)]
+pub struct Sender {
+    sock: linux::PacketSocket,
+    ring: linux::MappedRing,
+}
+
+impl Sender {
+    /// A 4 MiB V2 TX ring of 16 KiB frames on `ifname`.
+    pub fn open(ifname: &str) -> Sender {
+        use core::geometry::{RingKind, RingRequest, TpacketVersion};
+        let ifindex = linux::netdev::ifindex(ifname).expect("ifindex");
+        let req = RingRequest::new(TpacketVersion::V2, RingKind::Tx, 1 << 16, 64, 1 << 14, 256);
+        let (sock, ring) = open_tx_ring(req, ifindex);
+        Sender { sock, ring }
+    }
+
+    /// Queue one frame, waiting for room (at most 5 s).
+    pub fn queue(&mut self, frame: &[u8]) {
+        let start = Instant::now();
+        loop {
+            match self.ring.tx().expect("TX ring").send(frame) {
+                Ok(_) => return,
+                Err(linux::TxError::Full) => {
+                    assert!(start.elapsed() < Duration::from_secs(5), "TX ring stuck");
+                    let _ = self.sock.kick();
+                    let _ = self.sock.poll(false, true, 10);
+                }
+                Err(e) => panic!("cannot queue a {}-byte frame: {e}", frame.len()),
+            }
+        }
+    }
+
+    /// Send everything queued and wait until the kernel is done with it.
+    pub fn flush(&mut self) {
+        let start = Instant::now();
+        loop {
+            let _ = self.sock.kick();
+            if self.ring.tx().expect("TX ring").is_idle() {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "TX ring never drained"
+            );
+            let _ = self.sock.poll(false, true, 10);
+        }
+    }
+
+    /// Send `frames` in order, `burst` at a time with `gap` between bursts.
+    pub fn send_paced(&mut self, frames: &[Vec<u8>], burst: usize, gap: Duration) {
+        for chunk in frames.chunks(burst.max(1)) {
+            for f in chunk {
+                self.queue(f);
+            }
+            let _ = self.sock.kick();
+            if !gap.is_zero() {
+                std::thread::sleep(gap);
+            }
+        }
+        self.flush();
+    }
 }

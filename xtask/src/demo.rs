@@ -1,19 +1,23 @@
-//! `cargo xtask demo`: build the appliance and the ring demo, then show a
-//! ring layout and real frames crossing a TX ring into an RX ring.
+//! `cargo xtask demo`: build the appliance, show the ring layout it uses,
+//! then run `ringtap bridge --both` between two namespaces with ping, UDP
+//! and VLAN-tagged traffic crossing it.
 
 use crate::{can_unshare_as_user, deps, is_root, target_dir, Cmd, Error, Result};
 
 const HELP: &str = "\
 Usage: cargo xtask demo
 
-Builds `ringtap` and the `ring_demo` example (release), prints the layout of
-the default TPACKET_V3 RX ring with `ringtap plan`, then runs `ring_demo`,
-which sends frames through a TX ring over a veth pair in its own network
-namespace and shows them arriving in an RX ring. Needs root, or unprivileged
-user namespaces (it then runs under `unshare --user --map-root-user`).
+Builds `ringtap` and the `bridge_demo` example (release), prints the layout
+of the bridge's default TPACKET_V3 RX ring with `ringtap plan`, then runs
+`bridge_demo`: a generator namespace and a sink namespace joined by
+`ringtap bridge --both` in a third, with ping, UDP and VLAN-tagged frames
+crossing it, the live counters, the sink's view and the final counters.
+Every namespace belongs to the demo process and vanishes with it. Needs
+root, or unprivileged user namespaces (it then runs under
+`unshare --user --map-root-user`).
 ";
 
-/// The built-in default geometry: 16 blocks of 128 KiB, 2 KiB frames.
+/// The bridge's default RX ring: 8 blocks of 1 MiB, retired after 1 ms.
 const PLAN_ARGS: [&str; 13] = [
     "plan",
     "--tpacket",
@@ -21,13 +25,13 @@ const PLAN_ARGS: [&str; 13] = [
     "--ring",
     "rx",
     "--block-size",
-    "131072",
+    "1M",
     "--block-nr",
-    "16",
+    "8",
     "--frame-size",
     "2048",
-    "--frame-nr",
-    "1024",
+    "--retire-tov",
+    "1",
 ];
 
 pub fn run(args: &[String]) -> Result {
@@ -64,7 +68,7 @@ pub fn run(args: &[String]) -> Result {
             "-p",
             "ringtap-tests",
             "--example",
-            "ring_demo",
+            "bridge_demo",
         ])
         .run()?;
     let release = target_dir().join("release");
@@ -72,32 +76,33 @@ pub fn run(args: &[String]) -> Result {
     banner(
         "1/2: a ring layout",
         &[
-            "`ringtap plan` checks a TPACKET_V3 RX ring request against the kernel's",
-            "rules and prints where every block and frame sits in the mapping:",
-            "16 blocks of 128 KiB, 64 frames of 2 KiB each, 2 MiB mapped.",
-            "No socket is opened; this is what you run before deploying to a board.",
+            "`ringtap plan` checks the bridge's default TPACKET_V3 RX ring against",
+            "the kernel's rules and prints where every block sits in the mapping:",
+            "8 blocks of 1 MiB, retired after 1 ms at the latest. No socket is",
+            "opened; this is what you run before deploying to a board.",
         ],
     );
     Cmd::new(release.join("ringtap")).args(PLAN_ARGS).run()?;
 
     banner(
-        "2/2: frames through the rings",
+        "2/2: the bridge",
         &[
-            "`ring_demo` makes its own network namespace with a veth pair, writes",
-            "frames into a TX ring on one end and shows them arriving, slot by slot,",
-            "in an RX ring on the other.",
+            "`bridge_demo` builds gen ns <-veth-> [ringtap bridge --both] <-veth-> sink ns,",
+            "pings across it, sends UDP datagrams and VLAN-tagged (also 802.1ad",
+            "stacked) frames, and prints the counters and what the sink received.",
         ],
     );
-    let ring_demo = Cmd::new(release.join("examples").join("ring_demo"));
+    let demo = Cmd::new(release.join("examples").join("bridge_demo"))
+        .env("RINGTAP_BIN", &release.join("ringtap").to_string_lossy());
     if is_root() {
-        return ring_demo.run();
+        return demo.run();
     }
     match can_unshare_as_user() {
-        Ok(()) => ring_demo
+        Ok(()) => demo
             .wrapped_in(&["unshare", "--user", "--map-root-user"])
             .run(),
         Err(why) => Err(Error::Failed(format!(
-            "ring_demo needs root or unprivileged user namespaces ({why}); \
+            "bridge_demo needs root or unprivileged user namespaces ({why}); \
              run `cargo xtask demo` as root"
         ))),
     }

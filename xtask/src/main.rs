@@ -20,8 +20,8 @@ Tasks:
   test    everything the README promises: deps, fmt, clippy, unit, netns, arm
           (`cargo xtask test --help` for options)
   deps    check for, and as root install, the tools the tests and demo need
-  demo    build the appliance and ring_demo, show a ring layout and frames
-          moving through a TX ring into an RX ring in a network namespace
+  demo    build the appliance, show its ring layout and run ringtap bridge
+          between two network namespaces with ping, UDP and VLAN traffic
   help    print this message
 ";
 

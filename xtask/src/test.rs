@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything the README promises, in order, stopping at
 //! the first failure.
 
-use crate::{can_unshare_as_user, deps, is_root, Cmd, Error, Result};
+use crate::{can_unshare_as_user, deps, is_root, target_dir, Cmd, Error, Result};
 
 const HELP: &str = "\
 Usage: cargo xtask test [--skip-deps] [--only STEP]...
@@ -218,10 +218,17 @@ fn run_step(step: Step) -> Result<Outcome> {
 /// CAP_NET_ADMIN: as root they run directly; otherwise as root of a user
 /// namespace, when this machine allows that.
 fn namespace_tests() -> Result<Outcome> {
+    // The bridge tests run the release binary, as a board would.
+    Cmd::cargo()
+        .args(["build", "--release", "-p", "ringtap"])
+        .run()?;
+    let bin = target_dir().join("release").join("ringtap");
+    let bin = bin.to_string_lossy().into_owned();
     let tests = || {
         Cmd::cargo()
             .args(["test", "-p", "ringtap-tests"])
             .env("RINGTAP_REQUIRE_NETNS", "1")
+            .env("RINGTAP_BIN", &bin)
     };
     if is_root() {
         tests().run()?;

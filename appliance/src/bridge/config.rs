@@ -1,0 +1,592 @@
+//! `ringtap bridge` options, and their validation into a [`Config`] before
+//! any socket is opened: interfaces, MTUs, ring geometry against the
+//! kernel's rules and the memory budget, the filter program. Every problem
+//! is a [`Failure::Usage`] (exit status 2) that names the option and the
+//! rule.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use ringtap_core::bpf::{self, Instruction};
+use ringtap_core::frame::KernelWord;
+use ringtap_core::geometry::{
+    tpacket_align, Layout, PageSize, RingKind, RingRequest, TpacketVersion, BLK_HDR_LEN,
+};
+use ringtap_linux::netdev::{self, Offload};
+
+use crate::plan::{parse_u32, refused_by, Kind};
+use crate::Failure;
+
+/// Fanout members per direction, at most.
+pub const MAX_WORKERS: usize = 16;
+/// The longest classic BPF program the kernel takes (`BPF_MAXINSNS`).
+pub const MAX_FILTER_LEN: usize = 4096;
+/// TX frames per egress ring for the standard MTU; fewer for jumbo frames.
+const TX_RING_BYTES: u32 = 2 << 20;
+const TX_BLOCK_SIZE: u32 = 64 << 10;
+
+const EXAMPLES: &str = "\
+Every frame received on --in is sent out --out unchanged (VLAN tags the
+kernel stripped are put back, partial checksums completed), or counted in a
+named drop counter. Stop with Ctrl-C or SIGTERM; SIGUSR1 prints the counters.
+
+Examples:
+  ringtap bridge --in eth0 --out eth1 --both
+  ringtap bridge --in eth0 --out eth1 --mirror eth2 --stats-file /run/ringtap.json
+  tcpdump -ddd 'not arp' > f.bpf && ringtap bridge --in eth0 --out eth1 --filter f.bpf
+
+Sizes take 4096, 0x1000, 128K or 2M. Exit status: 0 after a clean stop, 2 for
+a bad option or configuration (nothing is forwarded), 1 when the system fails.";
+
+/// `--tpacket`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tpacket {
+    /// TPACKET_V2: one frame per packet
+    V2,
+    /// TPACKET_V3: blocks of variable-size packets (default)
+    V3,
+}
+
+/// Options of `ringtap bridge`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES, allow_negative_numbers = true)]
+pub struct BridgeArgs {
+    /// Interface whose frames are forwarded
+    #[arg(long = "in", value_name = "IF_A")]
+    pub in_port: Option<String>,
+    /// Interface the frames leave on
+    #[arg(long = "out", value_name = "IF_B")]
+    pub out_port: Option<String>,
+    /// Also forward IF_B -> IF_A
+    #[arg(long)]
+    pub both: bool,
+    /// Also send every forwarded frame out this interface (a TAP)
+    #[arg(long, value_name = "IF_M")]
+    pub mirror: Option<String>,
+    /// Forward only frames this classic BPF program accepts (`tcpdump -ddd` output)
+    #[arg(long, value_name = "FILE")]
+    pub filter: Option<PathBuf>,
+    /// Forwarding threads per direction (a PACKET_FANOUT hash group; flows stay in order)
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub workers: String,
+    /// Ring geometry and ports from a built-in board profile
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub board: Option<String>,
+    /// Ring geometry and ports from a board profile file
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// RX ring version
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub tpacket: Option<Tpacket>,
+    /// RX ring block size
+    #[arg(long, value_name = "B")]
+    pub block_size: Option<String>,
+    /// RX ring blocks
+    #[arg(long, value_name = "N")]
+    pub block_nr: Option<String>,
+    /// RX frame size (TPACKET_V2)
+    #[arg(long, value_name = "F")]
+    pub frame_size: Option<String>,
+    /// Seconds between rewrites of --stats-file
+    #[arg(long, value_name = "SECS", default_value = "1")]
+    pub stats_interval: String,
+    /// Write the counters here as JSON (atomically), every interval and at exit
+    #[arg(long, value_name = "PATH")]
+    pub stats_file: Option<PathBuf>,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<String>,
+    /// Switch GRO/LRO off on the ingress ports while running (restored at exit)
+    #[arg(long)]
+    pub fix_offloads: bool,
+}
+
+/// An interface as found at start-up.
+#[derive(Debug, Clone)]
+pub struct Port {
+    /// Its name (how it is found again after it is re-created).
+    pub name: String,
+    /// Its MTU.
+    pub mtu: u32,
+}
+
+/// One forwarding direction.
+#[derive(Debug, Clone)]
+pub struct Direction {
+    /// Where frames come from.
+    pub input: Port,
+    /// Where they go.
+    pub output: Port,
+    /// The TX ring of the output port.
+    pub tx: RingRequest,
+}
+
+/// A mirror port.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    /// The port.
+    pub port: Port,
+    /// Its TX ring.
+    pub tx: RingRequest,
+}
+
+/// Ring geometry defaults: the host's, or a board profile's.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// RX ring version.
+    pub tpacket: Tpacket,
+    /// V3 block size.
+    pub block_size_v3: u32,
+    /// V3 blocks.
+    pub block_nr_v3: u32,
+    /// V3 block timeout in ms.
+    pub retire_blk_tov_ms: u32,
+    /// V2 block size.
+    pub block_size_v2: u32,
+    /// V2 blocks.
+    pub block_nr_v2: u32,
+    /// Memory all rings may take together, if limited.
+    pub ring_budget: Option<u64>,
+}
+
+impl Defaults {
+    /// Without a board: 8 MiB V3 RX rings of 1 MiB blocks retired after
+    /// 1 ms at the latest, so an idle link adds at most 1 ms of latency.
+    pub const HOST: Defaults = Defaults {
+        tpacket: Tpacket::V3,
+        block_size_v3: 1 << 20,
+        block_nr_v3: 8,
+        retire_blk_tov_ms: 1,
+        block_size_v2: 128 << 10,
+        block_nr_v2: 64,
+        ring_budget: None,
+    };
+}
+
+/// Everything the bridge needs, checked.
+#[derive(Debug)]
+pub struct Config {
+    /// One or two directions.
+    pub directions: Vec<Direction>,
+    /// The mirror port.
+    pub mirror: Option<Mirror>,
+    /// Fanout members per direction.
+    pub workers: usize,
+    /// The RX ring of every worker.
+    pub rx: RingRequest,
+    /// Its layout on this kernel.
+    pub rx_layout: Layout,
+    /// The filter program.
+    pub filter: Option<heapless::Vec<Instruction, MAX_FILTER_LEN>>,
+    /// How often the stats file is rewritten.
+    pub stats_interval: Duration,
+    /// Where the stats file goes.
+    pub stats_file: Option<PathBuf>,
+    /// When to stop by ourselves.
+    pub duration: Option<Duration>,
+    /// Offloads to switch off now and back on at exit.
+    pub offloads_to_restore: Vec<(String, Offload)>,
+    /// Memory all rings take.
+    pub ring_bytes: u64,
+    /// Where the ring defaults came from, for the start-up message.
+    pub source: String,
+}
+
+/// The host's word size and page size, found once.
+#[derive(Debug, Clone, Copy)]
+pub struct System {
+    /// The kernel's page size.
+    pub page: PageSize,
+    /// The kernel's word size.
+    pub word: KernelWord,
+}
+
+fn usage(text: String) -> Failure {
+    Failure::Usage(text)
+}
+
+fn seconds(option: &str, text: &str) -> Result<Duration, Failure> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| usage(format!("{option}: '{text}' is not a number of seconds")))?;
+    if !value.is_finite() || value <= 0.0 || value > 1e9 {
+        return Err(usage(format!(
+            "{option}: '{text}' must be a positive number of seconds"
+        )));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// Find an interface and check it can carry traffic now.
+fn port(option: &str, name: &str) -> Result<Port, Failure> {
+    let missing = |e: ringtap_linux::Error| {
+        usage(format!(
+            "{option} {name}: no such interface ({e}); `ip link` lists them"
+        ))
+    };
+    netdev::ifindex(name).map_err(missing)?;
+    let flags = netdev::link_flags(name).map_err(missing)?;
+    if !flags.up {
+        return Err(usage(format!(
+            "{option} {name}: the interface is down; bring it up first (`ip link set {name} up`)"
+        )));
+    }
+    let mtu = netdev::mtu(name).map_err(missing)?;
+    Ok(Port {
+        name: name.to_owned(),
+        mtu,
+    })
+}
+
+/// Largest frame a link with this MTU delivers to a packet socket: the
+/// Ethernet header, and room for a second VLAN tag (802.1ad + 802.1Q; the
+/// kernel strips only the outer one).
+pub fn max_rx_frame(mtu: u32) -> u32 {
+    mtu + 14 + 4
+}
+
+/// Bytes of packet an RX ring slot holds without truncating, for a SOCK_RAW
+/// socket: the kernel places the MAC header at
+/// `TPACKET_ALIGN(tp_hdrlen + 16) - 14` (tpacket_rcv, maclen 14 < 16), and
+/// a V3 packet must also fit the block after its descriptor.
+pub fn rx_room(layout: &Layout) -> u32 {
+    let macoff = tpacket_align(layout.hdrlen() + 16) - 14;
+    let req = layout.request();
+    let slot = match req.version {
+        TpacketVersion::V3 => req.block_size.saturating_sub(BLK_HDR_LEN as u32),
+        _ => req.frame_size,
+    };
+    slot.saturating_sub(macoff + req.reserve)
+}
+
+/// The TX ring for an egress port: frames a power of two large enough for
+/// the longest frame the port's MTU allows (tagged), 2 MiB in all for the
+/// standard MTU, at least 64 frames.
+pub fn tx_request(mtu: u32, word: KernelWord) -> RingRequest {
+    let need = TpacketVersion::V2.tx_data_offset(word) + mtu + 14 + 4;
+    let frame_size = need.next_power_of_two().max(TPACKET_MIN_FRAME);
+    let block_size = TX_BLOCK_SIZE.max(frame_size);
+    let frames = (TX_RING_BYTES / frame_size).max(64);
+    let per_block = block_size / frame_size;
+    let block_nr = frames.div_ceil(per_block);
+    RingRequest::new(
+        TpacketVersion::V2,
+        RingKind::Tx,
+        block_size,
+        block_nr,
+        frame_size,
+        block_nr * per_block,
+    )
+}
+
+const TPACKET_MIN_FRAME: u32 = 256;
+
+fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
+    parse_u32(option, text, Kind::Count)
+}
+
+/// Read, parse and check a `tcpdump -ddd` program.
+fn load_filter(
+    path: &std::path::Path,
+) -> Result<heapless::Vec<Instruction, MAX_FILTER_LEN>, Failure> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("--filter {shown}: cannot read the file: {e}")))?;
+    let mut program = [Instruction::stmt(0, 0); MAX_FILTER_LEN];
+    let parsed = bpf::parse_ddd(&text, &mut program)
+        .map_err(|e| usage(format!("--filter {shown}: not `tcpdump -ddd` output: {e}")))?;
+    bpf::validate(parsed).map_err(|e| {
+        usage(format!(
+            "--filter {shown}: the kernel would refuse this program: {e}"
+        ))
+    })?;
+    bpf::check_runnable(parsed).map_err(|e| usage(format!("--filter {shown}: {e}")))?;
+    heapless::Vec::from_slice(parsed).map_err(|_| {
+        usage(format!(
+            "--filter {shown}: longer than {MAX_FILTER_LEN} instructions"
+        ))
+    })
+}
+
+/// Validate the options against the system and the defaults.
+pub fn resolve(
+    args: &BridgeArgs,
+    defaults: &Defaults,
+    default_ports: Option<(&str, &str, Option<&str>)>,
+    source: String,
+    sys: System,
+) -> Result<Config, Failure> {
+    let in_name = match (&args.in_port, default_ports) {
+        (Some(p), _) => p.as_str(),
+        (None, Some((p, _, _))) => p,
+        (None, None) => {
+            return Err(usage(
+                "--in IF_A is required (or a --board/--config with ports.in)".into(),
+            ))
+        }
+    };
+    let out_name = match (&args.out_port, default_ports) {
+        (Some(p), _) => p.as_str(),
+        (None, Some((_, p, _))) => p,
+        (None, None) => {
+            return Err(usage(
+                "--out IF_B is required (or a --board/--config with ports.out)".into(),
+            ))
+        }
+    };
+    let mirror_name = args
+        .mirror
+        .as_deref()
+        .or_else(|| default_ports.and_then(|(_, _, m)| m));
+    if in_name == out_name {
+        return Err(usage(format!(
+            "--in and --out are both {in_name}: a bridge needs two interfaces"
+        )));
+    }
+    if let Some(m) = mirror_name {
+        if m == in_name || m == out_name {
+            return Err(usage(format!(
+                "--mirror {m} is also a bridge port: the mirror must be a third interface"
+            )));
+        }
+    }
+    let workers = parse_count("--workers", &args.workers)? as usize;
+    if workers == 0 || workers > MAX_WORKERS {
+        return Err(usage(format!(
+            "--workers {workers}: must be between 1 and {MAX_WORKERS}"
+        )));
+    }
+    let stats_interval = seconds("--stats-interval", &args.stats_interval)?;
+    let duration = args
+        .duration
+        .as_deref()
+        .map(|d| seconds("--duration", d))
+        .transpose()?;
+    let filter = args.filter.as_deref().map(load_filter).transpose()?;
+
+    let a = port("--in", in_name)?;
+    let b = port("--out", out_name)?;
+    let mirror = mirror_name.map(|m| port("--mirror", m)).transpose()?;
+
+    // RX ring: explicit options over the defaults.
+    let version = args.tpacket.unwrap_or(defaults.tpacket);
+    let ingress_mtu = if args.both { a.mtu.max(b.mtu) } else { a.mtu };
+    let need = max_rx_frame(ingress_mtu);
+    let rx = match version {
+        Tpacket::V3 => {
+            let block_size = match &args.block_size {
+                Some(t) => parse_u32("--block-size", t, Kind::Size)?,
+                None => defaults.block_size_v3,
+            };
+            let block_nr = match &args.block_nr {
+                Some(t) => parse_count("--block-nr", t)?,
+                None => defaults.block_nr_v3,
+            };
+            // V3 checks tp_frame_size only against the block; 2048 keeps
+            // the kernel's frame count meaningful.
+            let frame_size = match &args.frame_size {
+                Some(t) => parse_u32("--frame-size", t, Kind::Size)?,
+                None => 2048.min(block_size),
+            };
+            let per_block = block_size.checked_div(frame_size).unwrap_or(0);
+            RingRequest {
+                retire_blk_tov: defaults.retire_blk_tov_ms,
+                ..RingRequest::new(
+                    TpacketVersion::V3,
+                    RingKind::Rx,
+                    block_size,
+                    block_nr,
+                    frame_size,
+                    per_block.saturating_mul(block_nr),
+                )
+            }
+        }
+        Tpacket::V2 => {
+            let frame_size = match &args.frame_size {
+                Some(t) => parse_u32("--frame-size", t, Kind::Size)?,
+                // Room for the MTU behind the kernel's header, rounded up
+                // so frames tile the blocks.
+                None => (need + 128).next_power_of_two().max(2048),
+            };
+            let block_size = match &args.block_size {
+                Some(t) => parse_u32("--block-size", t, Kind::Size)?,
+                None => defaults.block_size_v2.max(frame_size),
+            };
+            let block_nr = match &args.block_nr {
+                Some(t) => parse_count("--block-nr", t)?,
+                None => defaults.block_nr_v2,
+            };
+            let per_block = block_size.checked_div(frame_size).unwrap_or(0);
+            RingRequest::new(
+                TpacketVersion::V2,
+                RingKind::Rx,
+                block_size,
+                block_nr,
+                frame_size,
+                per_block.saturating_mul(block_nr),
+            )
+        }
+    };
+    let rx_layout = rx
+        .validate(sys.page, sys.word)
+        .map_err(|e| refused_by(e, "--tpacket, --block-size, --block-nr, --frame-size"))?;
+    let room = rx_room(&rx_layout);
+    if room < need {
+        let what = match version {
+            Tpacket::V3 => "--block-size",
+            Tpacket::V2 => "--frame-size",
+        };
+        return Err(usage(format!(
+            "{what}: an RX slot holds {room} bytes of packet after the kernel's header, but \
+             MTU {ingress_mtu} frames need {need} [rule: every frame must fit its ring slot \
+             untruncated]; raise {what}"
+        )));
+    }
+
+    let tx_for = |p: &Port| tx_request(p.mtu, sys.word);
+    let mut directions = vec![Direction {
+        input: a.clone(),
+        output: b.clone(),
+        tx: tx_for(&b),
+    }];
+    if args.both {
+        directions.push(Direction {
+            input: b.clone(),
+            output: a.clone(),
+            tx: tx_for(&a),
+        });
+    }
+    let mirror = mirror.map(|port| Mirror {
+        tx: tx_for(&port),
+        port,
+    });
+
+    // Memory: every worker of every direction has an RX ring, a TX ring and
+    // perhaps a mirror TX ring.
+    let mut ring_bytes = 0u64;
+    for d in &directions {
+        let tx =
+            d.tx.validate(sys.page, sys.word)
+                .map_err(|e| refused_by(e, "the egress MTU (TX ring derived from it)"))?;
+        let mirror_len = match &mirror {
+            Some(m) => {
+                m.tx.validate(sys.page, sys.word)
+                    .map_err(|e| refused_by(e, "the mirror MTU (TX ring derived from it)"))?
+                    .mmap_len()
+            }
+            None => 0,
+        };
+        ring_bytes += (rx_layout.mmap_len() + tx.mmap_len() + mirror_len) * workers as u64;
+    }
+    let budget = defaults.ring_budget.or_else(half_of_memory);
+    if let Some(budget) = budget {
+        if ring_bytes > budget {
+            return Err(usage(format!(
+                "the rings need {} MiB ({} direction(s) x {workers} worker(s) x (RX {} KiB + TX \
+                 + mirror)) but the ring memory budget is {} MiB [rule: rings must fit the \
+                 budget]; use fewer --workers, a smaller --block-size/--block-nr, or a board \
+                 with a larger ring_budget_mib",
+                ring_bytes >> 20,
+                directions.len(),
+                rx_layout.mmap_len() >> 10,
+                budget >> 20
+            )));
+        }
+    }
+
+    // Offloads that make the kernel hand us frames larger than the MTU.
+    let mut offloads_to_restore = Vec::new();
+    for d in &directions {
+        for offload in [Offload::Gro, Offload::Lro] {
+            let name = &d.input.name;
+            if netdev::offload(name, offload).unwrap_or(false) {
+                if args.fix_offloads {
+                    netdev::set_offload(name, offload, false).map_err(|e| {
+                        Failure::Runtime(format!("cannot switch {offload:?} off on {name}: {e}"))
+                    })?;
+                    offloads_to_restore.push((name.clone(), offload));
+                } else {
+                    crate::log::warn(format_args!(
+                        "{offload:?} is on for {name}: the kernel merges received segments into \
+                         frames larger than the MTU, which ringtap must drop (oversize); \
+                         --fix-offloads switches it off while ringtap runs"
+                    ));
+                }
+            }
+        }
+    }
+
+    Ok(Config {
+        directions,
+        mirror,
+        workers,
+        rx,
+        rx_layout,
+        filter,
+        stats_interval,
+        stats_file: args.stats_file.clone(),
+        duration,
+        offloads_to_restore,
+        ring_bytes,
+        source,
+    })
+}
+
+/// Without a board's budget: half of the machine's memory.
+fn half_of_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024 / 2)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_tx_request_fits_mtu() {
+        for word in [KernelWord::Bits32, KernelWord::Bits64] {
+            for mtu in [68, 1500, 9000, 65535] {
+                let r = tx_request(mtu, word);
+                let layout = r.validate(PageSize::DEFAULT, word).unwrap();
+                let room = layout.frame_size() - TpacketVersion::V2.tx_data_offset(word);
+                assert!(room >= mtu + 18, "mtu {mtu}: room {room}");
+                assert!(layout.frame_nr() >= 64);
+            }
+        }
+        let r = tx_request(1500, KernelWord::Bits64);
+        assert_eq!((r.frame_size, r.frame_nr), (2048, 1024));
+    }
+
+    #[test]
+    fn test_rx_room_matches_kernel_offsets() {
+        // V2: tp_hdrlen 52 -> MAC at TPACKET_ALIGN(68) - 14 = 66.
+        let v2 = RingRequest::new(TpacketVersion::V2, RingKind::Rx, 4096, 1, 2048, 2)
+            .validate(PageSize::DEFAULT, KernelWord::Bits64)
+            .unwrap();
+        assert_eq!(rx_room(&v2), 2048 - 66);
+        // V3: tp_hdrlen 68 -> MAC at TPACKET_ALIGN(84) - 14 = 82, after the
+        // 48-byte block descriptor.
+        let v3 = RingRequest::new(TpacketVersion::V3, RingKind::Rx, 4096, 1, 2048, 2)
+            .validate(PageSize::DEFAULT, KernelWord::Bits64)
+            .unwrap();
+        assert_eq!(rx_room(&v3), 4096 - 48 - 82);
+    }
+
+    #[test]
+    fn test_seconds() {
+        assert_eq!(
+            seconds("--duration", "1.5").unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in ["0", "-1", "nan", "inf", "x", ""] {
+            let e = seconds("--duration", bad).unwrap_err();
+            assert!(
+                matches!(&e, Failure::Usage(m) if m.starts_with("--duration")),
+                "{e:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Opening a bridge port's sockets: an RX ring socket on an ingress port, a
+//! TX ring socket on an egress (or mirror) port. The order follows the
+//! kernel: version and options, ring, mapping, membership, bind last (so
+//! nothing arrives before the ring is ready), fanout after bind.
+
+use ringtap_core::fanout::FanoutArg;
+use ringtap_core::geometry::{Layout, RingRequest};
+use ringtap_linux::{netdev, Error, MappedRing, Membership, PacketSocket, SocketType, ETH_P_ALL};
+
+/// An ingress port: every frame arriving on the interface, promiscuously,
+/// but none the host sends out of it (`PACKET_IGNORE_OUTGOING`), so the
+/// bridge never sees its own transmissions from the other direction.
+#[derive(Debug)]
+pub struct RxPort {
+    /// The socket.
+    pub sock: PacketSocket,
+    /// Its RX ring.
+    pub ring: MappedRing,
+    /// The interface index it is bound to.
+    pub ifindex: u32,
+}
+
+/// An egress port: a socket bound with protocol 0, so it receives nothing,
+/// with a TX ring.
+#[derive(Debug)]
+pub struct TxPort {
+    /// The socket.
+    pub sock: PacketSocket,
+    /// Its TX ring.
+    pub ring: MappedRing,
+    /// The interface index it is bound to.
+    pub ifindex: u32,
+}
+
+/// Open an RX ring socket on `name`.
+pub fn open_rx(
+    name: &str,
+    req: &RingRequest,
+    layout: Layout,
+    fanout: Option<FanoutArg>,
+) -> Result<RxPort, Error> {
+    let ifindex = netdev::ifindex(name)?;
+    // Protocol 0 at first: with ETH_P_ALL the socket would receive from
+    // every interface until bind.
+    let mut sock = PacketSocket::open(SocketType::Raw, None)?;
+    sock.set_version(req.version)?;
+    sock.set_ignore_outgoing(true)?;
+    sock.set_rx_ring(req)?;
+    let ring = sock.map(Some(layout), None)?;
+    sock.add_membership(ifindex, Membership::Promisc)?;
+    sock.bind(ifindex, ETH_P_ALL)?;
+    if let Some(arg) = fanout {
+        sock.set_fanout(arg)?;
+    }
+    Ok(RxPort {
+        sock,
+        ring,
+        ifindex,
+    })
+}
+
+/// Open a TX ring socket on `name`. Its send buffer is forced to the ring's
+/// size: with the default buffer, `send` fails with EAGAIN once a few
+/// hundred frames are in flight (the kernel charges each to the socket).
+pub fn open_tx(name: &str, req: &RingRequest, layout: Layout) -> Result<TxPort, Error> {
+    let ifindex = netdev::ifindex(name)?;
+    let mut sock = PacketSocket::open(SocketType::Raw, None)?;
+    sock.set_version(req.version)?;
+    sock.force_buffers((layout.mmap_len() as usize).saturating_mul(2))?;
+    sock.set_tx_ring(req)?;
+    let ring = sock.map(None, Some(layout))?;
+    sock.bind(ifindex, 0)?;
+    Ok(TxPort {
+        sock,
+        ring,
+        ifindex,
+    })
+}
