@@ -4,6 +4,7 @@
 //! command line or a configuration the kernel would refuse (clap's own usage
 //! errors already use 2), 1 when the system fails us while running.
 
+mod board;
 mod plan;
 
 use std::io::Write;
