@@ -5,6 +5,7 @@
 //! errors already use 2), 1 when the system fails us while running.
 
 mod alloc_count;
+mod board;
 mod bridge;
 mod log;
 mod plan;

@@ -4,17 +4,20 @@
 //!
 //! The rules and every offset come from `ringtap_core::geometry`; this module
 //! only turns command-line text into a `RingRequest`, finds the running
-//! system's page size and word size, and words the answer.
+//! system's page size and word size (or takes a board profile's), and words
+//! the answer.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use ringtap_core::frame::KernelWord;
 use ringtap_core::geometry::{
     blk_plus_priv, Calculator, CalculatorError, GeometryError, Layout, PageSize, RingKind,
     RingRequest, TpacketVersion, BLK_HDR_LEN,
 };
 
+use crate::board::{Board, Mode, ModeRings};
 use crate::Failure;
 
 const NUMBERS_HELP: &str = "\
@@ -24,46 +27,68 @@ and M/MiB, powers of 1024 (128K, 2M).
 Example (the default geometry of `cargo xtask demo`):
   ringtap plan --tpacket v3 --ring rx --block-size 128K --block-nr 16 --frame-size 2048
 
+A board's default rings, with its page size and kernel word (`--board` takes
+the profiles built in, `--config` a board.toml file); ring options override the
+profile's values (in bridge mode, those of the RX ring):
+  ringtap plan --board rpi4 --mode bridge
+  ringtap plan --board beaglebone-black --mode capture --block-nr 4
+
 Buffer size calculator of Documentation/networking/packet_mmap.rst:
   ringtap plan --calculator --size-max 131072 --pointer-size 4 --page-size 4096 \\
                --max-order 11 --frame-size 2048";
 
 const USAGE: &str = "\
 ringtap plan --tpacket <VERSION> --ring <RING> --block-size <B> --block-nr <N> --frame-size <F> [OPTIONS]
+       ringtap plan --board <NAME> | --config <FILE> [--mode <MODE>] [OPTIONS]
        ringtap plan --calculator --size-max <N> --pointer-size <N> --page-size <S> --max-order <N> --frame-size <F>";
 
 const CALCULATOR: &str = "Calculator (--calculator)";
 
-/// Options of `ringtap plan`. The ring options and the calculator options are
-/// two separate forms; `--frame-size` and `--page-size` belong to both.
+/// Options of `ringtap plan`. The ring options, a board profile (whose ring
+/// the ring options then change) and the calculator options are separate
+/// forms; `--frame-size` and `--page-size` belong to all of them.
 #[derive(Debug, Args)]
 // allow_negative_numbers: `--block-nr -1` should reach the number parser,
 // which names the option, instead of reading as an unknown flag.
 #[command(override_usage = USAGE, after_help = NUMBERS_HELP, allow_negative_numbers = true)]
+#[command(group(ArgGroup::new("profile").args(["board", "config"])))]
 pub struct PlanArgs {
+    /// Plan a built-in board profile's rings (boards/<NAME>/board.toml)
+    #[arg(long, value_name = "NAME", conflicts_with = "calculator")]
+    board: Option<String>,
+
+    /// Plan the rings of a board profile file (the board.toml format)
+    #[arg(long, value_name = "FILE", conflicts_with = "calculator")]
+    config: Option<PathBuf>,
+
+    /// With --board or --config: the rings of this mode [default: bridge]
+    #[arg(long, value_enum, value_name = "MODE", requires = "profile")]
+    mode: Option<Mode>,
+
     /// PACKET_VERSION of the socket
     #[arg(long, value_enum, value_name = "VERSION")]
-    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    #[arg(required_unless_present_any = ["calculator", "profile"], conflicts_with = "calculator")]
     tpacket: Option<Version>,
 
-    /// Which ring: PACKET_RX_RING or PACKET_TX_RING
+    /// Which ring: PACKET_RX_RING or PACKET_TX_RING (with a board: the mode decides)
     #[arg(long, value_enum, value_name = "RING")]
-    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    #[arg(required_unless_present_any = ["calculator", "profile"])]
+    #[arg(conflicts_with_all = ["calculator", "profile"])]
     ring: Option<Ring>,
 
     /// tp_block_size: bytes per block, a multiple of the page size
     #[arg(long, value_name = "B")]
-    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    #[arg(required_unless_present_any = ["calculator", "profile"], conflicts_with = "calculator")]
     block_size: Option<String>,
 
     /// tp_block_nr: number of blocks
     #[arg(long, value_name = "N")]
-    #[arg(required_unless_present = "calculator", conflicts_with = "calculator")]
+    #[arg(required_unless_present_any = ["calculator", "profile"], conflicts_with = "calculator")]
     block_nr: Option<String>,
 
     /// tp_frame_size: bytes per frame, a multiple of 16
-    #[arg(long, value_name = "F")]
-    frame_size: String,
+    #[arg(long, value_name = "F", required_unless_present = "profile")]
+    frame_size: Option<String>,
 
     /// tp_frame_nr: total frames [default: frames per block x blocks]
     #[arg(long, value_name = "M", conflicts_with = "calculator")]
@@ -85,12 +110,13 @@ pub struct PlanArgs {
     #[arg(long, value_name = "W", conflicts_with = "calculator")]
     feature_req: Option<String>,
 
-    /// The kernel's page size [default: this system's, AT_PAGESZ in /proc/self/auxv]
+    /// The kernel's page size [default: the board's, or this system's (AT_PAGESZ in
+    /// /proc/self/auxv)]
     #[arg(long, value_name = "S")]
     page_size: Option<String>,
 
     /// The kernel's word size, which shapes TPACKET_V1 headers [default: the
-    /// running kernel's, from /proc/sys/kernel/arch]
+    /// board's, or the running kernel's (/proc/sys/kernel/arch)]
     #[arg(long, value_enum, value_name = "BITS", conflicts_with = "calculator")]
     kernel_word: Option<Word>,
 
@@ -119,10 +145,29 @@ enum Version {
     V3,
 }
 
+impl From<Version> for TpacketVersion {
+    fn from(version: Version) -> TpacketVersion {
+        match version {
+            Version::V1 => TpacketVersion::V1,
+            Version::V2 => TpacketVersion::V2,
+            Version::V3 => TpacketVersion::V3,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Ring {
     Rx,
     Tx,
+}
+
+impl From<Ring> for RingKind {
+    fn from(ring: Ring) -> RingKind {
+        match ring {
+            Ring::Rx => RingKind::Rx,
+            Ring::Tx => RingKind::Tx,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -137,6 +182,8 @@ enum Word {
 pub(crate) fn run(args: &PlanArgs) -> Result<String, Failure> {
     if args.calculator {
         calculator(args)
+    } else if args.board.is_some() || args.config.is_some() {
+        board(args)
     } else {
         ring(args)
     }
@@ -144,69 +191,266 @@ pub(crate) fn run(args: &PlanArgs) -> Result<String, Failure> {
 
 fn ring(args: &PlanArgs) -> Result<String, Failure> {
     // clap enforces these; the check keeps a clap change from becoming a panic.
-    let (Some(version), Some(kind), Some(block_size), Some(block_nr)) = (
-        args.tpacket,
-        args.ring,
-        args.block_size.as_deref(),
-        args.block_nr.as_deref(),
-    ) else {
+    if args.tpacket.is_none()
+        || args.ring.is_none()
+        || args.block_size.is_none()
+        || args.block_nr.is_none()
+        || args.frame_size.is_none()
+    {
         return Err(Failure::Usage(
-            "--tpacket, --ring, --block-size and --block-nr are required".into(),
+            "--tpacket, --ring, --block-size, --block-nr and --frame-size are required".into(),
         ));
-    };
-    let version = match version {
-        Version::V1 => TpacketVersion::V1,
-        Version::V2 => TpacketVersion::V2,
-        Version::V3 => TpacketVersion::V3,
-    };
-    let kind = match kind {
-        Ring::Rx => RingKind::Rx,
-        Ring::Tx => RingKind::Tx,
-    };
-    let optional = |option: &str, text: Option<&str>, kind: Kind| match text {
-        Some(text) => parse_u32(option, text, kind),
-        None => Ok(0),
-    };
-    let mut request = RingRequest::new(
-        version,
-        kind,
-        parse_u32("--block-size", block_size, Kind::Size)?,
-        parse_u32("--block-nr", block_nr, Kind::Count)?,
-        parse_u32("--frame-size", &args.frame_size, Kind::Size)?,
-        optional("--frame-nr", args.frame_nr.as_deref(), Kind::Count)?,
-    );
-    request.reserve = optional("--reserve", args.reserve.as_deref(), Kind::Size)?;
-    request.sizeof_priv = optional("--sizeof-priv", args.sizeof_priv.as_deref(), Kind::Size)?;
-    request.retire_blk_tov = optional("--retire-tov", args.retire_tov.as_deref(), Kind::Count)?;
-    request.feature_req_word = optional("--feature-req", args.feature_req.as_deref(), Kind::Count)?;
-
-    let page = match args.page_size.as_deref() {
-        Some(text) => Found {
-            value: page_size("--page-size", parse("--page-size", text, Kind::Size)?)?,
-            source: "--page-size".into(),
-        },
+    }
+    // Every field is given, so the starting request does not show through.
+    let request = with_options(
+        args,
+        RingRequest::new(TpacketVersion::V1, RingKind::Rx, 0, 0, 0, 0),
+    )?;
+    let page = match page_option(args)? {
+        Some(page) => page,
         None => system_page_size(),
     };
-    let word = match args.kernel_word {
-        Some(Word::Bits32) => Found {
-            value: KernelWord::Bits32,
-            source: "--kernel-word".into(),
-        },
-        Some(Word::Bits64) => Found {
-            value: KernelWord::Bits64,
-            source: "--kernel-word".into(),
-        },
-        None => system_kernel_word(),
-    };
-
+    let word = word_option(args).unwrap_or_else(system_kernel_word);
     let frame_nr_computed = args.frame_nr.is_none();
-    let layout = if frame_nr_computed {
+    let layout = layout(request, frame_nr_computed, &page, &word).map_err(refused)?;
+    Ok(render(&layout, &page, &word, frame_nr_computed))
+}
+
+/// `request` with every ring option given on the command line put in.
+fn with_options(args: &PlanArgs, mut request: RingRequest) -> Result<RingRequest, Failure> {
+    if let Some(version) = args.tpacket {
+        request.version = version.into();
+    }
+    if let Some(ring) = args.ring {
+        request.kind = ring.into();
+    }
+    let r = &mut request;
+    set(
+        &mut r.block_size,
+        "--block-size",
+        &args.block_size,
+        Kind::Size,
+    )?;
+    set(&mut r.block_nr, "--block-nr", &args.block_nr, Kind::Count)?;
+    set(
+        &mut r.frame_size,
+        "--frame-size",
+        &args.frame_size,
+        Kind::Size,
+    )?;
+    set(&mut r.frame_nr, "--frame-nr", &args.frame_nr, Kind::Count)?;
+    set(&mut r.reserve, "--reserve", &args.reserve, Kind::Size)?;
+    set(
+        &mut r.sizeof_priv,
+        "--sizeof-priv",
+        &args.sizeof_priv,
+        Kind::Size,
+    )?;
+    set(
+        &mut r.retire_blk_tov,
+        "--retire-tov",
+        &args.retire_tov,
+        Kind::Count,
+    )?;
+    set(
+        &mut r.feature_req_word,
+        "--feature-req",
+        &args.feature_req,
+        Kind::Count,
+    )?;
+    Ok(request)
+}
+
+/// Parses `text`, when the option was given, into `field`.
+fn set(field: &mut u32, option: &str, text: &Option<String>, kind: Kind) -> Result<(), Failure> {
+    if let Some(text) = text {
+        *field = parse_u32(option, text, kind)?;
+    }
+    Ok(())
+}
+
+/// `--page-size`, when given.
+fn page_option(args: &PlanArgs) -> Result<Option<Found<PageSize>>, Failure> {
+    let Some(text) = args.page_size.as_deref() else {
+        return Ok(None);
+    };
+    Ok(Some(Found {
+        value: page_size("--page-size", parse("--page-size", text, Kind::Size)?)?,
+        source: "--page-size".into(),
+    }))
+}
+
+/// `--kernel-word`, when given.
+fn word_option(args: &PlanArgs) -> Option<Found<KernelWord>> {
+    let value = match args.kernel_word? {
+        Word::Bits32 => KernelWord::Bits32,
+        Word::Bits64 => KernelWord::Bits64,
+    };
+    Some(Found {
+        value,
+        source: "--kernel-word".into(),
+    })
+}
+
+/// Judges `request`; when `frame_nr_computed`, with the frame count the
+/// kernel expects instead of the request's.
+fn layout(
+    request: RingRequest,
+    frame_nr_computed: bool,
+    page: &Found<PageSize>,
+    word: &Found<KernelWord>,
+) -> Result<Layout, GeometryError> {
+    if frame_nr_computed {
         validate_computing_frame_nr(request, page.value, word.value)
     } else {
         request.validate(page.value, word.value)
     }
-    .map_err(refused)?;
-    Ok(render(&layout, &page, &word, frame_nr_computed))
+}
+
+/// `ringtap plan --board NAME` / `--config FILE`: the rings of a mode with
+/// the board's page size and kernel word, the command line's ring options
+/// put over the profile's values, and their memory against the board's
+/// budget.
+fn board(args: &PlanArgs) -> Result<String, Failure> {
+    let (board, origin) = match (&args.board, &args.config) {
+        (Some(name), _) => (Board::named(name), format!("board {name}")),
+        (None, Some(path)) => (Board::from_file(path), path.display().to_string()),
+        (None, None) => {
+            return Err(Failure::Usage("--board or --config is required".into()));
+        }
+    };
+    let board = board.map_err(|e| Failure::Usage(e.to_string()))?;
+    let mode = args.mode.unwrap_or(Mode::Bridge);
+    let page = match page_option(args)? {
+        Some(page) => page,
+        None => Found {
+            value: board.page().map_err(|e| Failure::Usage(e.to_string()))?,
+            source: origin.clone(),
+        },
+    };
+    let word = match word_option(args) {
+        Some(word) => word,
+        None => Found {
+            value: board
+                .kernel_word()
+                .map_err(|e| Failure::Usage(e.to_string()))?,
+            source: format!("{origin}, {}", board.target),
+        },
+    };
+    let profile = match mode {
+        Mode::Bridge => board.rx_request(&board.bridge),
+        Mode::Capture => board.rx_request(&board.capture),
+        Mode::Replay => board.tx_request(board.replay.tpacket.version()),
+    };
+    let request = with_options(args, profile)?;
+    let frame_nr_computed = args.frame_nr.is_none();
+    let main = layout(request, frame_nr_computed, &page, &word).map_err(refused)?;
+
+    let ports = &board.ports;
+    let mut out = String::new();
+    line(
+        &mut out,
+        "board",
+        format_args!(
+            "{}: {} (tier {}, {}, {} {}, {} MiB RAM)",
+            board.name,
+            board.description,
+            board.tier,
+            board.target,
+            board.cpu_cores,
+            if board.cpu_cores == 1 {
+                "core"
+            } else {
+                "cores"
+            },
+            board.ram_mib
+        ),
+    );
+    let rings = match mode {
+        Mode::Bridge => {
+            // The TX ring shares each port's socket, so it takes the RX
+            // ring's TPACKET version.
+            let tx = board.tx_request(main.request().version);
+            let tx = layout(tx, true, &page, &word).map_err(|e| {
+                Failure::Usage(format!(
+                    "{origin}: replay: the kernel would refuse the bridge's TX ring on a {} \
+                     socket: {e} [rule: {}]",
+                    main.request().version,
+                    e.rule()
+                ))
+            })?;
+            let mirror = match &ports.mirror {
+                Some(mirror) => format!(", mirror {mirror}"),
+                None => String::new(),
+            };
+            line(
+                &mut out,
+                "mode",
+                format_args!(
+                    "bridge {} <-> {}{mirror}: each port's socket has this RX ring and the TX \
+                     ring after it",
+                    ports.r#in, ports.out
+                ),
+            );
+            out.push_str(&render(&main, &page, &word, frame_nr_computed));
+            out.push_str(&render(&tx, &page, &word, true));
+            ModeRings::Bridge {
+                rx: main,
+                tx,
+                mirror: ports.mirror.is_some(),
+            }
+        }
+        Mode::Capture => {
+            line(
+                &mut out,
+                "mode",
+                format_args!("capture on {}: one RX ring", ports.r#in),
+            );
+            out.push_str(&render(&main, &page, &word, frame_nr_computed));
+            ModeRings::Capture { rx: main }
+        }
+        Mode::Replay => {
+            line(
+                &mut out,
+                "mode",
+                format_args!("replay on {}: one TX ring", ports.out),
+            );
+            out.push_str(&render(&main, &page, &word, frame_nr_computed));
+            ModeRings::Replay { tx: main }
+        }
+    };
+    let total = rings.total_bytes();
+    let sum = match rings {
+        ModeRings::Bridge { rx, tx, mirror } => {
+            let mirror = if mirror {
+                format!(" + mirror TX {}", human(u128::from(tx.mmap_len())))
+            } else {
+                String::new()
+            };
+            format!(
+                "2 ports x (RX {} + TX {}){mirror} = {}",
+                human(u128::from(rx.mmap_len())),
+                human(u128::from(tx.mmap_len())),
+                human(u128::from(total))
+            )
+        }
+        ModeRings::Capture { .. } | ModeRings::Replay { .. } => {
+            format!("one ring, {}", human(u128::from(total)))
+        }
+    };
+    let budget = human(u128::from(board.ring_budget_bytes()));
+    if total > board.ring_budget_bytes() {
+        return Err(Failure::Usage(format!(
+            "{mode} mode would map {sum} of rings, more than the {budget} ring budget of \
+             {origin} (ring_budget_mib); use fewer or smaller blocks"
+        )));
+    }
+    line(
+        &mut out,
+        "memory",
+        format_args!("{sum} of the {budget} ring budget"),
+    );
+    Ok(out)
 }
 
 /// Validates `request` with the `tp_frame_nr` the kernel expects. The kernel's
@@ -432,7 +676,11 @@ fn calculator(args: &PlanArgs) -> Result<String, Failure> {
             args.max_order.as_deref().ok_or_else(missing)?,
             Kind::Count,
         )?,
-        frame_size: parse("--frame-size", &args.frame_size, Kind::Size)?,
+        frame_size: parse(
+            "--frame-size",
+            args.frame_size.as_deref().ok_or_else(missing)?,
+            Kind::Size,
+        )?,
     };
     let result = calc.compute().map_err(|e| {
         let option = match e {

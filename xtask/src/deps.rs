@@ -50,6 +50,18 @@ const UTIL_LINUX: Package = Package {
     name: "util-linux",
     programs: &["unshare"],
 };
+const BINUTILS: Package = Package {
+    name: "binutils",
+    programs: &["strip"],
+};
+const BINUTILS_AARCH64: Package = Package {
+    name: "binutils-aarch64-linux-gnu",
+    programs: &["aarch64-linux-gnu-strip"],
+};
+const FILE: Package = Package {
+    name: "file",
+    programs: &["file"],
+};
 
 /// What a task needs from the machine.
 #[derive(Debug)]
@@ -75,6 +87,18 @@ pub const FOR_TEST: Needs = Needs {
         NETSNIFF_NG,
         UTIL_LINUX,
     ],
+};
+
+/// What `cargo xtask build --board` and `dist` use: the cross targets and
+/// linkers, a `strip` per target, `file` to check the binary is static, and
+/// qemu-user to run it.
+pub const FOR_BUILD: Needs = Needs {
+    components: &[],
+    targets: &[
+        "aarch64-unknown-linux-musl",
+        "armv7-unknown-linux-gnueabihf",
+    ],
+    packages: &[QEMU_USER_STATIC, GCC_ARM, BINUTILS, BINUTILS_AARCH64, FILE],
 };
 
 /// What `cargo xtask demo` uses besides the host toolchain.

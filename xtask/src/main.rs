@@ -4,8 +4,10 @@
 //! One file per task; this file holds the dispatch and the small helpers that
 //! run external commands so every task echoes and reports them the same way.
 
+mod build;
 mod demo;
 mod deps;
+mod dist;
 mod test;
 
 use std::ffi::{OsStr, OsString};
@@ -20,6 +22,10 @@ Tasks:
   test    everything the README promises: deps, fmt, clippy, unit, netns, arm
           (`cargo xtask test --help` for options)
   deps    check for, and as root install, the tools the tests and demo need
+  build   static release binary for a board, stripped, size-checked, run
+          under qemu-user (`cargo xtask build --help`)
+  dist    a board's install tarball (binary, profile, init script, systemd
+          unit); the Buildroot and Yocto crate lists (`cargo xtask dist --help`)
   demo    build the appliance, show its ring layout and run ringtap bridge
           between two network namespaces with ping, UDP and VLAN traffic
   help    print this message
@@ -37,6 +43,8 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("deps") => deps::run(&rest),
         Some("demo") => demo::run(&rest),
+        Some("build") => build::run(&rest),
+        Some("dist") => dist::run(&rest),
         Some(other) => Err(Error::Usage(format!(
             "unknown task `{other}` (`cargo xtask help` lists the tasks)"
         ))),

@@ -1,0 +1,503 @@
+//! `cargo xtask build --board NAME`: the board's static `ringtap` binary, a
+//! stripped copy within the board's size budget and an unstripped one with
+//! debug info, checked with `file` and run (under qemu-user for ARM).
+
+use std::path::{Path, PathBuf};
+
+use crate::{deps, target_dir, workspace_root, Cmd, Error, Result};
+
+const HELP: &str = "\
+Usage: cargo xtask build --board NAME | --all
+
+Builds `ringtap` in release (with debug info) for the board's target and
+writes, under <target dir>/boards/NAME/:
+  ringtap        stripped: what goes on the board
+  ringtap.debug  unstripped, with debug info: for gdb and backtraces
+Then checks that `file` calls the binary statically linked and of the
+board's architecture, that the stripped size is within the board's
+binary_budget_kib, and runs `--version`, `--help` and `plan --board NAME`
+(ARM boards under qemu-user).
+
+Options:
+  --board NAME   a folder of boards/ (e.g. rpi4, beaglebone-black)
+  --all          every board
+  -h, --help     print this message
+";
+
+/// The parts of `boards/<name>/board.toml` the build and the packages use.
+/// (The appliance checks the whole profile; `ringtap plan --board` and its
+/// tests fail on a bad one.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The folder name.
+    pub name: String,
+    /// 0: dev host, 1: emulated in every test run, 2: built and size-checked.
+    pub tier: u8,
+    /// Rust target triple.
+    pub target: String,
+    /// Largest stripped binary, in bytes.
+    pub binary_budget: u64,
+    /// The `board.toml` file.
+    pub path: PathBuf,
+}
+
+impl Profile {
+    /// Reads `boards/<name>/board.toml`.
+    pub fn load(name: &str) -> Result<Profile> {
+        let path = boards_dir().join(name).join("board.toml");
+        if !path.is_file() {
+            return Err(Error::Usage(format!(
+                "unknown board `{name}` (no boards/{name}/board.toml); boards: {}",
+                board_names()?.join(", ")
+            )));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?;
+        Profile::parse(name, &text, path)
+    }
+
+    fn parse(name: &str, text: &str, path: PathBuf) -> Result<Profile> {
+        let shown = format!("boards/{name}/board.toml");
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| Error::Failed(format!("{shown}: not valid TOML: {e}")))?;
+        let field = |key: &str| {
+            table
+                .get(key)
+                .ok_or_else(|| Error::Failed(format!("{shown}: no `{key}`")))
+        };
+        let string = |key: &str| {
+            field(key)?
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| Error::Failed(format!("{shown}: `{key}` must be a string")))
+        };
+        let number = |key: &str| {
+            field(key)?
+                .as_integer()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Failed(format!("{shown}: `{key}` must be a non-negative integer"))
+                })
+        };
+        let profile_name = string("name")?;
+        if profile_name != name {
+            return Err(Error::Failed(format!(
+                "{shown}: `name` is \"{profile_name}\", must be the folder name \"{name}\""
+            )));
+        }
+        let tier = u8::try_from(number("tier")?)
+            .map_err(|_| Error::Failed(format!("{shown}: `tier` must be 0, 1 or 2")))?;
+        let kib = number("binary_budget_kib")?;
+        Ok(Profile {
+            name: profile_name,
+            tier,
+            target: string("target")?,
+            binary_budget: kib.saturating_mul(1024),
+            path,
+        })
+    }
+}
+
+fn boards_dir() -> PathBuf {
+    workspace_root().join("boards")
+}
+
+/// Every folder of `boards/` with a `board.toml`, sorted.
+pub fn board_names() -> Result<Vec<String>> {
+    let dir = boards_dir();
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| Error::Failed(format!("cannot list {}: {e}", dir.display())))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| Error::Failed(format!("cannot list {}: {e}", dir.display())))?;
+        if entry.path().join("board.toml").is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// How to build, strip, recognise and run a binary for one target.
+#[derive(Debug)]
+struct TargetTools {
+    target: &'static str,
+    /// GNU strip that reads this target's ELF files (llvm-strip 14 rejects
+    /// the static glibc armv7 binary's `.rel.dyn`).
+    strip: &'static str,
+    /// How `file` names the architecture.
+    file_arch: &'static str,
+    /// qemu-user for foreign architectures; `None` runs natively.
+    runner: Option<&'static str>,
+    /// Extra environment for the build: `.cargo/config.toml` makes the ARM
+    /// targets static; the host target needs `+crt-static` here, and a
+    /// fixed-address executable rather than the static PIE it would get.
+    env: Option<(&'static str, &'static str)>,
+}
+
+const TARGETS: [TargetTools; 3] = [
+    TargetTools {
+        target: "aarch64-unknown-linux-musl",
+        strip: "aarch64-linux-gnu-strip",
+        file_arch: "ARM aarch64",
+        runner: Some("qemu-aarch64-static"),
+        env: None,
+    },
+    TargetTools {
+        target: "armv7-unknown-linux-gnueabihf",
+        strip: "arm-linux-gnueabihf-strip",
+        file_arch: "ARM, EABI5",
+        runner: Some("qemu-arm-static"),
+        env: None,
+    },
+    TargetTools {
+        target: "x86_64-unknown-linux-gnu",
+        strip: "strip",
+        file_arch: "x86-64",
+        runner: None,
+        env: Some((
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+            "-C target-feature=+crt-static -C relocation-model=static",
+        )),
+    },
+];
+
+fn tools_for(profile: &Profile) -> Result<&'static TargetTools> {
+    TARGETS
+        .iter()
+        .find(|t| t.target == profile.target)
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "board {} targets {}, which `cargo xtask build` has no tools for; it builds {}",
+                profile.name,
+                profile.target,
+                TARGETS.map(|t| t.target).join(", ")
+            ))
+        })
+}
+
+/// What [`build_board`] produced.
+#[derive(Debug)]
+pub struct Built {
+    /// The board's profile.
+    pub profile: Profile,
+    /// The stripped binary.
+    pub binary: PathBuf,
+    /// The unstripped binary with debug info.
+    pub debug: PathBuf,
+    /// Size of the stripped binary in bytes.
+    pub size: u64,
+}
+
+pub fn run(args: &[String]) -> Result {
+    let Some(boards) = parse_args(args)? else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let mut built = Vec::new();
+    for name in &boards {
+        built.push(build_board(name)?);
+    }
+    if built.len() > 1 {
+        println!();
+        for b in &built {
+            println!("{}", size_line(b));
+        }
+    }
+    Ok(())
+}
+
+/// The boards to build, or `None` when help was asked for.
+fn parse_args(args: &[String]) -> Result<Option<Vec<String>>> {
+    let mut boards = Vec::new();
+    let mut all = false;
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        match arg {
+            "-h" | "--help" => return Ok(None),
+            "--all" => all = true,
+            "--board" => boards.push(
+                args.next()
+                    .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
+                    .to_string(),
+            ),
+            _ => match arg.strip_prefix("--board=") {
+                Some(name) => boards.push(name.to_string()),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "unexpected argument `{arg}` for `cargo xtask build` (see --help)"
+                    )))
+                }
+            },
+        }
+    }
+    match (all, boards.is_empty()) {
+        (true, true) => Ok(Some(board_names()?)),
+        (true, false) => Err(Error::Usage(
+            "give `--board NAME` or `--all`, not both".into(),
+        )),
+        (false, true) => Err(Error::Usage(
+            "`cargo xtask build` needs `--board NAME` or `--all` (see --help)".into(),
+        )),
+        (false, false) => Ok(Some(boards)),
+    }
+}
+
+/// Builds and checks one board's binary, as `cargo xtask build --board
+/// NAME` does (also for `cargo xtask test` and `dist`); first makes sure
+/// the tools are there.
+pub fn build_board(name: &str) -> Result<Built> {
+    deps::ensure(&deps::FOR_BUILD)?;
+    let profile = Profile::load(name)?;
+    let tools = tools_for(&profile)?;
+    println!();
+    println!("==> build {} ({})", profile.name, profile.target);
+
+    let mut cargo = Cmd::cargo()
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "ringtap",
+            "--target",
+            tools.target,
+        ])
+        // A profile of its own: release with full debug info for the
+        // unstripped copy, without rebuilding plain release builds.
+        .args(["--profile", "board"])
+        .args(["--config", "profile.board.inherits=\"release\""])
+        .args(["--config", "profile.board.debug=\"full\""]);
+    if let Some((key, value)) = tools.env {
+        cargo = cargo.env(key, value);
+    }
+    cargo.run()?;
+
+    let built = target_dir()
+        .join(tools.target)
+        .join("board")
+        .join("ringtap");
+    let out_dir = target_dir().join("boards").join(&profile.name);
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| Error::Failed(format!("cannot create {}: {e}", out_dir.display())))?;
+    let debug = out_dir.join("ringtap.debug");
+    let binary = out_dir.join("ringtap");
+    std::fs::copy(&built, &debug).map_err(|e| {
+        Error::Failed(format!(
+            "cannot copy {} to {}: {e}",
+            built.display(),
+            debug.display()
+        ))
+    })?;
+    Cmd::new(tools.strip)
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&debug)
+        .run()?;
+
+    check_file(tools, &binary)?;
+    let size = std::fs::metadata(&binary)
+        .map_err(|e| Error::Failed(format!("cannot stat {}: {e}", binary.display())))?
+        .len();
+    let built = Built {
+        profile,
+        binary,
+        debug,
+        size,
+    };
+    println!("{}", size_line(&built));
+    if built.size > built.profile.binary_budget {
+        return Err(Error::Failed(format!(
+            "{}: the stripped binary is {} bytes, over the board's budget of {} bytes \
+             (binary_budget_kib in boards/{}/board.toml)",
+            built.profile.name, built.size, built.profile.binary_budget, built.profile.name
+        )));
+    }
+    run_checks(tools, &built)?;
+    Ok(built)
+}
+
+/// `file` must call the binary static, stripped, and of the target's
+/// architecture.
+fn check_file(tools: &TargetTools, binary: &Path) -> Result {
+    let said = Cmd::new("file").arg("-b").arg(binary).output()?;
+    let said = said.trim();
+    println!("file: {said}");
+    let problem = file_problem(tools, said);
+    match problem {
+        None => Ok(()),
+        Some(problem) => {
+            let hint = if std::env::var_os("RUSTFLAGS").is_some() {
+                " (RUSTFLAGS is set: it replaces the target rustflags of .cargo/config.toml, \
+                 which make the ARM binaries static)"
+            } else {
+                ""
+            };
+            Err(Error::Failed(format!(
+                "{}: {problem}: `file` says \"{said}\"{hint}",
+                binary.display()
+            )))
+        }
+    }
+}
+
+/// What is wrong with a binary `file` describes as `said`, if anything.
+fn file_problem(tools: &TargetTools, said: &str) -> Option<&'static str> {
+    if !said.starts_with("ELF ") || !said.contains(tools.file_arch) {
+        Some("not an executable of the board's architecture")
+    } else if !said.contains(", statically linked") {
+        Some("not statically linked")
+    } else if !said.ends_with(", stripped") {
+        Some("not stripped")
+    } else {
+        None
+    }
+}
+
+fn size_line(b: &Built) -> String {
+    let shown = |path: &Path| {
+        path.strip_prefix(workspace_root())
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    format!(
+        "{}: {} is {} bytes ({} KiB) of a {} KiB budget ({}%); unstripped: {}",
+        b.profile.name,
+        shown(&b.binary),
+        b.size,
+        b.size.div_ceil(1024),
+        b.profile.binary_budget / 1024,
+        (b.size * 100)
+            .checked_div(b.profile.binary_budget)
+            .unwrap_or(0),
+        shown(&b.debug)
+    )
+}
+
+/// Runs the stripped binary the way a user first would: `--version`,
+/// `--help`, and the plan of its own board.
+fn run_checks(tools: &TargetTools, b: &Built) -> Result {
+    let ringtap = |args: &[&str]| match tools.runner {
+        Some(runner) => Cmd::new(runner).arg(&b.binary).args(args),
+        None => Cmd::new(&b.binary).args(args),
+    };
+    let version = ringtap(&["--version"]).output()?;
+    let expected = format!("ringtap {}\n", env!("CARGO_PKG_VERSION"));
+    if version != expected {
+        return Err(Error::Failed(format!(
+            "{} --version printed {version:?}, expected {expected:?}",
+            b.binary.display()
+        )));
+    }
+    print!("{version}");
+    let help = ringtap(&["--help"]).output()?;
+    if !help.contains("plan") {
+        return Err(Error::Failed(format!(
+            "{} --help does not mention the plan mode:\n{help}",
+            b.binary.display()
+        )));
+    }
+    let plan = ringtap(&["plan", "--board", &b.profile.name]).output()?;
+    let first = format!("board       {}: ", b.profile.name);
+    if !plan.starts_with(&first) {
+        return Err(Error::Failed(format!(
+            "{} plan --board {} printed:\n{plan}",
+            b.binary.display(),
+            b.profile.name
+        )));
+    }
+    // The last line: the rings' memory against the board's budget.
+    if let Some(memory) = plan.lines().last() {
+        println!("{memory}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Vec<String>>> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse_args(&args)
+    }
+
+    #[test]
+    fn arguments() {
+        assert_eq!(
+            parse(&["--board", "rpi4", "--board=beaglebone-black"]).unwrap(),
+            Some(vec!["rpi4".to_string(), "beaglebone-black".to_string()])
+        );
+        assert_eq!(parse(&["--all"]).unwrap(), Some(board_names().unwrap()));
+        assert!(parse(&["--help"]).unwrap().is_none());
+        for bad in [
+            &[][..],
+            &["--board"],
+            &["--all", "--board", "rpi4"],
+            &["rpi4"],
+        ] {
+            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_board_has_tools() {
+        let names = board_names().unwrap();
+        assert!(names.contains(&"rpi4".to_string()), "{names:?}");
+        assert!(!names.contains(&"packaging".to_string()));
+        for name in names {
+            let profile = Profile::load(&name).unwrap();
+            assert!(tools_for(&profile).is_ok(), "{name}");
+            assert!(profile.binary_budget >= 1024 * 1024, "{name}");
+        }
+        assert!(matches!(Profile::load("rpi5"), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn profile_fields() {
+        let path = PathBuf::from("board.toml");
+        let p = Profile::parse(
+            "b",
+            "name = \"b\"\ntier = 2\ntarget = \"x\"\nbinary_budget_kib = 2\n[ports]\nin = \"a\"",
+            path.clone(),
+        )
+        .unwrap();
+        assert_eq!((p.tier, p.target.as_str(), p.binary_budget), (2, "x", 2048));
+        let e = Profile::parse("c", "name = \"b\"", path.clone()).unwrap_err();
+        assert!(
+            e.to_string().contains("must be the folder name \"c\""),
+            "{e}"
+        );
+        let e = Profile::parse("b", "name = \"b\"\ntier = -1", path).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`tier` must be a non-negative integer"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn what_file_must_say() {
+        let [aarch64, armv7, x86_64] = &TARGETS;
+        let good = "ELF 64-bit LSB executable, ARM aarch64, version 1 (SYSV), statically linked, \
+                    stripped";
+        assert_eq!(file_problem(aarch64, good), None);
+        assert_eq!(
+            file_problem(x86_64, good),
+            Some("not an executable of the board's architecture")
+        );
+        let dynamic = "ELF 32-bit LSB executable, ARM, EABI5 version 1 (SYSV), dynamically \
+                       linked, interpreter /lib/ld-linux-armhf.so.3, for GNU/Linux 3.2.0, \
+                       stripped";
+        assert_eq!(file_problem(armv7, dynamic), Some("not statically linked"));
+        let pie = "ELF 64-bit LSB pie executable, x86-64, version 1 (SYSV), static-pie linked, \
+                   stripped";
+        assert_eq!(file_problem(x86_64, pie), Some("not statically linked"));
+        let unstripped = "ELF 32-bit LSB executable, ARM, EABI5 version 1 (GNU/Linux), \
+                          statically linked, for GNU/Linux 3.2.0, with debug_info, not stripped";
+        assert_eq!(file_problem(armv7, unstripped), Some("not stripped"));
+    }
+}

@@ -1,0 +1,799 @@
+//! `cargo xtask dist --board NAME`: a tarball that installs ringtap on a
+//! board, laid out as a Buildroot or Yocto image would have it; and the
+//! crate list of the Yocto recipe.
+//!
+//! The Buildroot external tree and the Yocto layer are source files in
+//! `boards/packaging/`; the tests here keep them in step with the
+//! repository (license checksums, version, the files they install).
+
+use std::path::{Path, PathBuf};
+
+use crate::build::{self, Profile};
+use crate::{target_dir, workspace_root, Cmd, Error, Result};
+
+const HELP: &str = "\
+Usage: cargo xtask dist --board NAME | --all
+       cargo xtask dist --update-crates
+
+Builds the board's binary (as `cargo xtask build --board NAME`) and writes
+<target dir>/dist/ringtap-<version>-<board>.tar.gz, to unpack at / (or into
+an image's root directory):
+  usr/bin/ringtap                          0755  the stripped static binary
+  etc/ringtap/board.toml                   0644  the board's profile: ports, rings
+  etc/init.d/S50ringtap                    0755  BusyBox/SysV init script
+  usr/lib/systemd/system/ringtap.service   0644  systemd unit
+  usr/share/doc/ringtap/README.md          0644  the board's README
+  usr/share/doc/ringtap/LICENSE-MIT        0644
+  usr/share/doc/ringtap/LICENSE-APACHE     0644
+Both the init script and the unit run `ringtap bridge --config
+/etc/ringtap/board.toml`, restart it when it fails and log to syslog or the
+journal.
+
+For images built from source use boards/packaging/buildroot (a Buildroot
+external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
+
+Options:
+  --board NAME      a folder of boards/
+  --all             every board
+  --update-crates   rewrite the Yocto recipe's crate list from Cargo.lock
+  -h, --help        print this message
+";
+
+/// The init script, unit and Yocto crate list, relative to the root.
+const INIT_SCRIPT: &str = "boards/packaging/files/S50ringtap";
+const SYSTEMD_UNIT: &str = "boards/packaging/files/ringtap.service";
+const YOCTO_RECIPES: &str = "boards/packaging/yocto/meta-ringtap/recipes-net/ringtap";
+
+/// Where a file of the tarball comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The board's stripped binary.
+    Binary,
+    /// A file of the board's folder.
+    Board(&'static str),
+    /// A file of the repository.
+    Repo(&'static str),
+}
+
+/// Every file of the tarball: path, mode, source.
+const LAYOUT: [(&str, u32, Source); 7] = [
+    ("usr/bin/ringtap", 0o755, Source::Binary),
+    ("etc/ringtap/board.toml", 0o644, Source::Board("board.toml")),
+    ("etc/init.d/S50ringtap", 0o755, Source::Repo(INIT_SCRIPT)),
+    (
+        "usr/lib/systemd/system/ringtap.service",
+        0o644,
+        Source::Repo(SYSTEMD_UNIT),
+    ),
+    (
+        "usr/share/doc/ringtap/README.md",
+        0o644,
+        Source::Board("README.md"),
+    ),
+    (
+        "usr/share/doc/ringtap/LICENSE-MIT",
+        0o644,
+        Source::Repo("LICENSE-MIT"),
+    ),
+    (
+        "usr/share/doc/ringtap/LICENSE-APACHE",
+        0o644,
+        Source::Repo("LICENSE-APACHE"),
+    ),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Boards(Vec<String>),
+    UpdateCrates,
+}
+
+pub fn run(args: &[String]) -> Result {
+    let Some(task) = parse_args(args)? else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let boards = match task {
+        Task::UpdateCrates => return update_crates(),
+        Task::Boards(boards) => boards,
+    };
+    let out_dir = target_dir().join("dist");
+    let mut made = Vec::new();
+    for name in &boards {
+        let built = build::build_board(name)?;
+        made.push(package(&built.profile, &built.binary, &out_dir)?);
+    }
+    println!();
+    for tarball in &made {
+        let shown = tarball.strip_prefix(workspace_root()).unwrap_or(tarball);
+        println!(
+            "wrote {}: unpack it at the board's / (tar -xzf ... -C /)",
+            shown.display()
+        );
+    }
+    println!(
+        "Buildroot external tree: boards/packaging/buildroot; Yocto layer: \
+         boards/packaging/yocto/meta-ringtap"
+    );
+    Ok(())
+}
+
+/// What to do, or `None` when help was asked for.
+fn parse_args(args: &[String]) -> Result<Option<Task>> {
+    let mut boards = Vec::new();
+    let (mut all, mut crates) = (false, false);
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        match arg {
+            "-h" | "--help" => return Ok(None),
+            "--all" => all = true,
+            "--update-crates" => crates = true,
+            "--board" => boards.push(
+                args.next()
+                    .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
+                    .to_string(),
+            ),
+            _ => match arg.strip_prefix("--board=") {
+                Some(name) => boards.push(name.to_string()),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "unexpected argument `{arg}` for `cargo xtask dist` (see --help)"
+                    )))
+                }
+            },
+        }
+    }
+    match (crates, all, boards.is_empty()) {
+        (true, false, true) => Ok(Some(Task::UpdateCrates)),
+        (false, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
+        (false, false, false) => Ok(Some(Task::Boards(boards))),
+        _ => Err(Error::Usage(
+            "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--update-crates` \
+             (see --help)"
+                .into(),
+        )),
+    }
+}
+
+/// Writes `<out_dir>/ringtap-<version>-<board>.tar.gz` with `binary` as
+/// the board's ringtap, and returns its path.
+fn package(profile: &Profile, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
+    let stage = out_dir.join(format!("{}-root", profile.name));
+    remove_dir(&stage)?;
+    let board_dir = profile
+        .path
+        .parent()
+        .ok_or_else(|| Error::Failed(format!("{} has no folder", profile.path.display())))?;
+    for (path, mode, source) in LAYOUT {
+        let from = match source {
+            Source::Binary => binary.to_path_buf(),
+            Source::Board(file) => board_dir.join(file),
+            Source::Repo(file) => workspace_root().join(file),
+        };
+        let to = stage.join(path);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
+        }
+        std::fs::copy(&from, &to).map_err(|e| {
+            Error::Failed(format!(
+                "cannot copy {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        })?;
+        set_mode(&to, mode)?;
+    }
+    let tarball = out_dir.join(format!(
+        "ringtap-{}-{}.tar.gz",
+        env!("CARGO_PKG_VERSION"),
+        profile.name
+    ));
+    // Files only, no directory entries: unpacking at / must not change the
+    // modes or owners of /usr or /etc. Owners, times and gzip header are
+    // fixed so the same inputs give the same tarball.
+    Cmd::new("tar")
+        .args([
+            "--create",
+            "--format=ustar",
+            "--use-compress-program=gzip -n",
+        ])
+        .args(["--owner=0", "--group=0", "--numeric-owner"])
+        .arg(format!("--mtime=@{}", source_date()))
+        .arg("--file")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&stage)
+        .args(LAYOUT.map(|(path, _, _)| path))
+        .run()?;
+    remove_dir(&stage)?;
+    Ok(tarball)
+}
+
+/// Seconds since the epoch to stamp the files with: `SOURCE_DATE_EPOCH`,
+/// else the last commit's time, else now.
+fn source_date() -> u64 {
+    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|e| e.trim().parse().ok())
+    {
+        return epoch;
+    }
+    let committed = Cmd::new("git")
+        .args(["log", "-1", "--format=%ct"])
+        .quiet()
+        .output()
+        .ok()
+        .and_then(|out| out.trim().parse().ok());
+    committed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    })
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result {
+    use std::os::unix::fs::PermissionsExt;
+
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| io_error("set the mode of", path, &e))
+}
+
+fn remove_dir(dir: &Path) -> Result {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error("remove", dir, &e)),
+        _ => Ok(()),
+    }
+}
+
+fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    Error::Failed(format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// The Yocto recipe's crate list (`<recipe>-crates.inc`).
+fn crates_inc_path() -> PathBuf {
+    workspace_root()
+        .join(YOCTO_RECIPES)
+        .join("ringtap-crates.inc")
+}
+
+/// Rewrites the Yocto recipe's crate list from Cargo.lock.
+fn update_crates() -> Result {
+    let lock = workspace_root().join("Cargo.lock");
+    let lock = std::fs::read_to_string(&lock).map_err(|e| io_error("read", &lock, &e))?;
+    let inc = crates_inc(&lock)?;
+    let path = crates_inc_path();
+    std::fs::write(&path, inc).map_err(|e| io_error("write", &path, &e))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The crates.io packages of a Cargo.lock, in the format of OE-core's
+/// `cargo-update-recipe-crates` class: one `crate://` URI per package and
+/// its sha256.
+fn crates_inc(lock: &str) -> Result<String> {
+    let lock: toml::Table = lock
+        .parse()
+        .map_err(|e| Error::Failed(format!("Cargo.lock is not valid TOML: {e}")))?;
+    let packages = lock
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .ok_or_else(|| Error::Failed("Cargo.lock has no [[package]]".into()))?;
+    let mut uris = String::new();
+    let mut sums = String::new();
+    for package in packages {
+        let field = |key: &str| package.get(key).and_then(toml::Value::as_str);
+        if !field("source").is_some_and(|s| s.contains("crates.io")) {
+            continue;
+        }
+        let (Some(name), Some(version)) = (field("name"), field("version")) else {
+            return Err(Error::Failed(
+                "Cargo.lock: a crates.io package without a name or version".into(),
+            ));
+        };
+        let checksum = field("checksum").ok_or_else(|| {
+            Error::Failed(format!("Cargo.lock: {name} {version} has no checksum"))
+        })?;
+        let id = format!("{name}-{version}");
+        uris.push_str(&format!(
+            "    crate://crates.io/{name}/{version};name={id} \\\n"
+        ));
+        sums.push_str(&format!("SRC_URI[{id}.sha256sum] = \"{checksum}\"\n"));
+    }
+    Ok(format!(
+        "# Generated from Cargo.lock by `cargo xtask dist --update-crates`\n\
+         # (the format of `bitbake -c update_crates ringtap`).\n\
+         \n\
+         # from Cargo.lock\n\
+         SRC_URI += \" \\\n{uris}\"\n\
+         \n\
+         {sums}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+
+    const BUILDROOT_PACKAGE: &str = "boards/packaging/buildroot/package/ringtap";
+
+    /// A temporary directory, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("ringtap-dist-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn repo_file(path: &str) -> String {
+        std::fs::read_to_string(workspace_root().join(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn run(cmd: &mut Command) -> String {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Every file under `root`: relative path -> mode bits.
+    fn files_under(root: &Path) -> BTreeMap<String, u32> {
+        let mut found = BTreeMap::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if meta.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let relative = path.strip_prefix(root).unwrap();
+                    found.insert(
+                        relative.to_string_lossy().into_owned(),
+                        meta.permissions().mode() & 0o7777,
+                    );
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn arguments() {
+        let parse = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            parse_args(&args)
+        };
+        assert_eq!(
+            parse(&["--board", "rpi4"]).unwrap(),
+            Some(Task::Boards(vec!["rpi4".into()]))
+        );
+        assert_eq!(
+            parse(&["--update-crates"]).unwrap(),
+            Some(Task::UpdateCrates)
+        );
+        assert!(parse(&["-h"]).unwrap().is_none());
+        for bad in [
+            &[][..],
+            &["--all", "--board", "rpi4"],
+            &["--update-crates", "--all"],
+            &["--board"],
+            &["rpi4"],
+        ] {
+            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tarball_installs_into_a_destdir() {
+        let tmp = TempDir::new("tarball");
+        // A stand-in for the cross-built binary: the layout is what is tested.
+        let binary = tmp.0.join("ringtap");
+        std::fs::write(&binary, "#!/bin/sh\necho ringtap\n").unwrap();
+        set_mode(&binary, 0o700).unwrap();
+        let profile = Profile::load("beaglebone-black").unwrap();
+        let tarball = package(&profile, &binary, &tmp.0).unwrap();
+        assert_eq!(
+            tarball.file_name().unwrap().to_str().unwrap(),
+            format!(
+                "ringtap-{}-beaglebone-black.tar.gz",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert!(
+            !tmp.0.join("beaglebone-black-root").exists(),
+            "staging left behind"
+        );
+
+        // As an image build or an admin would: unpack at the root.
+        let destdir = tmp.0.join("destdir");
+        std::fs::create_dir(&destdir).unwrap();
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&destdir));
+        let expected: BTreeMap<String, u32> = [
+            ("etc/init.d/S50ringtap", 0o755),
+            ("etc/ringtap/board.toml", 0o644),
+            ("usr/bin/ringtap", 0o755),
+            ("usr/lib/systemd/system/ringtap.service", 0o644),
+            ("usr/share/doc/ringtap/LICENSE-APACHE", 0o644),
+            ("usr/share/doc/ringtap/LICENSE-MIT", 0o644),
+            ("usr/share/doc/ringtap/README.md", 0o644),
+        ]
+        .into_iter()
+        .map(|(path, mode)| (path.to_string(), mode))
+        .collect();
+        assert_eq!(files_under(&destdir), expected);
+        let installed = |path: &str| std::fs::read_to_string(destdir.join(path)).unwrap();
+        assert_eq!(
+            installed("etc/ringtap/board.toml"),
+            repo_file("boards/beaglebone-black/board.toml")
+        );
+        assert_eq!(installed("etc/init.d/S50ringtap"), repo_file(INIT_SCRIPT));
+        assert_eq!(
+            installed("usr/lib/systemd/system/ringtap.service"),
+            repo_file(SYSTEMD_UNIT)
+        );
+        assert_eq!(
+            installed("usr/share/doc/ringtap/README.md"),
+            repo_file("boards/beaglebone-black/README.md")
+        );
+        assert_eq!(installed("usr/bin/ringtap"), "#!/bin/sh\necho ringtap\n");
+
+        // Owned by root, files only (no entry for /usr or /etc themselves).
+        let listing = run(Command::new("tar")
+            .args(["--list", "--verbose", "--numeric-owner", "-zf"])
+            .arg(&tarball));
+        assert_eq!(listing.lines().count(), LAYOUT.len(), "{listing}");
+        for line in listing.lines() {
+            let mut words = line.split_whitespace();
+            let mode = words.next().unwrap();
+            assert!(mode.starts_with('-'), "not a plain file: {line}");
+            assert_eq!(words.next(), Some("0/0"), "{line}");
+        }
+        // The same inputs give the same bytes.
+        let first = std::fs::read(&tarball).unwrap();
+        package(&profile, &binary, &tmp.0).unwrap();
+        assert!(
+            first == std::fs::read(&tarball).unwrap(),
+            "tarball not reproducible"
+        );
+    }
+
+    #[test]
+    fn init_files_start_the_bridge_with_the_board_profile() {
+        let unit = repo_file(SYSTEMD_UNIT);
+        for line in [
+            "ExecStart=/usr/bin/ringtap bridge --config /etc/ringtap/board.toml $RINGTAP_ARGS",
+            "Restart=on-failure",
+            "RestartPreventExitStatus=2",
+            "StandardOutput=journal",
+            "StandardError=journal",
+            "WantedBy=multi-user.target",
+        ] {
+            assert!(
+                unit.lines().any(|l| l == line),
+                "{SYSTEMD_UNIT} lacks {line:?}"
+            );
+        }
+        let script = repo_file(INIT_SCRIPT);
+        for line in [
+            "DAEMON=/usr/bin/ringtap",
+            "CONFIG=/etc/ringtap/board.toml",
+            "\t\t\"$DAEMON\" bridge --config \"$CONFIG\" $RINGTAP_ARGS >\"$LOG_FIFO\" 2>&1 &",
+            "\t\tlogger -t ringtap -p daemon.info <\"$LOG_FIFO\" &",
+        ] {
+            assert!(
+                script.lines().any(|l| l == line),
+                "{INIT_SCRIPT} lacks {line:?}"
+            );
+        }
+        run(Command::new("sh")
+            .arg("-n")
+            .arg(workspace_root().join(INIT_SCRIPT)));
+    }
+
+    /// Runs the init script with its paths moved into `tmp`, a stand-in
+    /// ringtap and a `logger` that appends to a file.
+    struct InitHarness {
+        tmp: TempDir,
+        path: String,
+    }
+
+    impl InitHarness {
+        /// `ringtap` is the stand-in's body: `$RUNS` counts its bridge runs.
+        fn new(name: &str, ringtap: &str) -> InitHarness {
+            let tmp = TempDir::new(name);
+            let dir = &tmp.0;
+            let bin = dir.join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            let script = |path: &Path, body: &str| {
+                std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+                set_mode(path, 0o755).unwrap();
+            };
+            // Log lines as "FACILITY.PRIORITY MESSAGE", from arguments or stdin.
+            script(
+                &bin.join("logger"),
+                "while [ $# -gt 0 ]; do case $1 in -t) shift 2;; -p) p=$2; shift 2;; *) break;; \
+                 esac; done\n\
+                 if [ $# -gt 0 ]; then echo \"$p $*\" >>\"$TMP/log\"; else\n\
+                 while IFS= read -r l; do echo \"$p $l\" >>\"$TMP/log\"; done; fi\n",
+            );
+            script(
+                &dir.join("ringtap"),
+                &format!(
+                    "[ \"$1\" = plan ] && exit 0\necho \"$*\" >>\"$TMP/runs\"\n\
+                     run=$(wc -l <\"$TMP/runs\")\n{ringtap}"
+                ),
+            );
+            let moved = repo_file(INIT_SCRIPT)
+                .replace(
+                    "DAEMON=/usr/bin/ringtap",
+                    &format!("DAEMON={}/ringtap", dir.display()),
+                )
+                .replace(
+                    "PIDFILE=/var/run/ringtap.pid",
+                    &format!("PIDFILE={}/ringtap.pid", dir.display()),
+                )
+                .replace(
+                    "DEFAULTS=/etc/default/ringtap",
+                    &format!("DEFAULTS={}/defaults", dir.display()),
+                );
+            script(&dir.join("S50ringtap"), &moved);
+            std::fs::write(
+                dir.join("defaults"),
+                "RESTART_DELAY=0\nRINGTAP_ARGS=--stats\n",
+            )
+            .unwrap();
+            let path = format!(
+                "{}:{}:/usr/sbin:/sbin",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            InitHarness { tmp, path }
+        }
+
+        fn init(&self, action: &str) -> (Option<i32>, String) {
+            let out = Command::new(self.tmp.0.join("S50ringtap"))
+                .arg(action)
+                .env("PATH", &self.path)
+                .env("TMP", &self.tmp.0)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+
+        fn read(&self, file: &str) -> String {
+            std::fs::read_to_string(self.tmp.0.join(file)).unwrap_or_default()
+        }
+
+        /// Polls until `done` holds (at most 20 s); false if it never did.
+        fn wait_for(&self, done: impl Fn(&InitHarness) -> bool) -> bool {
+            for _ in 0..200 {
+                if done(self) {
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            false
+        }
+    }
+
+    impl Drop for InitHarness {
+        fn drop(&mut self) {
+            // Never leave a supervisor behind, whatever the test did.
+            let _ = self.init("stop");
+        }
+    }
+
+    #[test]
+    fn init_script_restarts_on_failure_and_stops_cleanly() {
+        // Fails on its first run, then runs until SIGTERM.
+        let h = InitHarness::new(
+            "init-restart",
+            "trap 'echo final counters; exit 0' TERM\n\
+             echo \"started $run\"\n\
+             if [ \"$run\" -eq 1 ]; then echo boom >&2; exit 1; fi\n\
+             while :; do sleep 1; done\n",
+        );
+        assert_eq!(h.init("start"), (Some(0), "Starting ringtap: OK\n".into()));
+        assert!(
+            h.wait_for(|h| h.read("log").contains("started 2")),
+            "no second run; log:\n{}",
+            h.read("log")
+        );
+        let (status, said) = h.init("status");
+        assert_eq!(status, Some(0), "{said}");
+        assert_eq!(h.init("stop"), (Some(0), "Stopping ringtap: OK\n".into()));
+        assert_eq!(h.init("status").0, Some(3));
+        let run = "bridge --config /etc/ringtap/board.toml --stats\n";
+        assert_eq!(h.read("runs"), run.repeat(2));
+        assert_eq!(
+            h.read("log"),
+            "daemon.info started 1\n\
+             daemon.info boom\n\
+             daemon.warning ringtap failed (exit status 1); starting it again in 0s\n\
+             daemon.info started 2\n\
+             daemon.info final counters\n"
+        );
+        assert!(
+            !h.tmp.0.join("ringtap.pid").exists(),
+            "pid file left behind"
+        );
+        assert!(
+            !h.tmp.0.join("ringtap.log").exists(),
+            "log fifo left behind"
+        );
+    }
+
+    #[test]
+    fn init_script_does_not_restart_a_refused_configuration() {
+        let h = InitHarness::new("init-refused", "echo 'bad ports' >&2\nexit 2\n");
+        assert_eq!(h.init("start").0, Some(0));
+        assert!(
+            h.wait_for(|h| h.read("log").contains("refused") && h.init("status").0 == Some(3)),
+            "supervisor still running; log:\n{}",
+            h.read("log")
+        );
+        assert_eq!(
+            h.read("log"),
+            "daemon.info bad ports\n\
+             daemon.err ringtap refused its configuration (exit status 2); fix \
+             /etc/ringtap/board.toml, then restart\n"
+        );
+        assert_eq!(h.read("runs").lines().count(), 1);
+    }
+
+    #[test]
+    fn license_checksums_match_the_files() {
+        let recipe = repo_file(&format!(
+            "{YOCTO_RECIPES}/ringtap_{}.bb",
+            env!("CARGO_PKG_VERSION")
+        ));
+        let hash = repo_file(&format!("{BUILDROOT_PACKAGE}/ringtap.hash"));
+        for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
+            let file = workspace_root().join(license);
+            let md5 = run(Command::new("md5sum").arg(&file));
+            let md5 = md5.split_whitespace().next().unwrap();
+            let entry = format!("file://{license};md5={md5}");
+            assert!(
+                recipe.contains(&entry),
+                "LIC_FILES_CHKSUM must have {entry} (the md5 of {license})"
+            );
+            let sha = run(Command::new("sha256sum").arg(&file));
+            let sha = sha.split_whitespace().next().unwrap();
+            let line = format!("sha256  {sha}  {license}");
+            assert!(
+                hash.lines().any(|l| l == line),
+                "ringtap.hash must have {line:?}"
+            );
+        }
+        assert!(recipe.contains("LICENSE = \"MIT | Apache-2.0\""));
+    }
+
+    #[test]
+    fn recipes_have_the_workspace_version() {
+        let version = env!("CARGO_PKG_VERSION");
+        let recipes = workspace_root().join(YOCTO_RECIPES);
+        let mut bb: Vec<String> = std::fs::read_dir(&recipes)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".bb"))
+            .collect();
+        bb.sort();
+        assert_eq!(bb, [format!("ringtap_{version}.bb")]);
+        let mk = repo_file(&format!("{BUILDROOT_PACKAGE}/ringtap.mk"));
+        let line = format!("RINGTAP_VERSION = {version}");
+        assert!(
+            mk.lines().any(|l| l == line),
+            "ringtap.mk must have {line:?}"
+        );
+    }
+
+    #[test]
+    fn packages_install_files_that_exist() {
+        // Paths the Buildroot package and the Yocto recipe copy from the
+        // source tree, with the board variable set to every board.
+        let mk = repo_file(&format!("{BUILDROOT_PACKAGE}/ringtap.mk"));
+        let recipe = repo_file(&format!(
+            "{YOCTO_RECIPES}/ringtap_{}.bb",
+            env!("CARGO_PKG_VERSION")
+        ));
+        let sources = |text: &str, prefix: &str| -> Vec<String> {
+            text.split_whitespace()
+                .filter_map(|word| word.strip_prefix(prefix))
+                .map(|path| path.trim_end_matches(';').to_string())
+                .collect()
+        };
+        let mut paths = sources(&mk, "$(@D)/");
+        paths.extend(sources(&recipe, "${S}/"));
+        assert!(paths.len() >= 6, "{paths:?}");
+        for board in build::board_names().unwrap() {
+            for path in &paths {
+                let path = path
+                    .replace("$(RINGTAP_BOARD)", &board)
+                    .replace("${RINGTAP_BOARD}", &board);
+                assert!(
+                    workspace_root().join(&path).is_file(),
+                    "{path} does not exist"
+                );
+            }
+        }
+        // Buildroot installs what the tarball holds, where it holds it
+        // (the binary through `cargo install --root $(TARGET_DIR)/usr`).
+        let installs = sources(&mk, "$(TARGET_DIR)/");
+        assert_eq!(installs.len(), 3, "{installs:?}");
+        for path in installs {
+            assert!(
+                LAYOUT.iter().any(|(p, _, _)| *p == path),
+                "Buildroot installs {path}, the tarball does not"
+            );
+        }
+        // The Buildroot tree's own files.
+        let tree = workspace_root().join("boards/packaging/buildroot");
+        let desc = std::fs::read_to_string(tree.join("external.desc")).unwrap();
+        assert!(desc.starts_with("name: RINGTAP\n"));
+        assert!(mk.contains("RINGTAP_SUBDIR = appliance"));
+        assert!(mk.trim_end().ends_with("$(eval $(cargo-package))"));
+        assert!(recipe.contains("CARGO_SRC_DIR = \"appliance\""));
+        assert!(recipe.contains("inherit cargo cargo-update-recipe-crates"));
+    }
+
+    #[test]
+    fn yocto_crate_list_matches_cargo_lock() {
+        let lock = repo_file("Cargo.lock");
+        let expected = crates_inc(&lock).unwrap();
+        assert!(
+            expected.contains("    crate://crates.io/clap/"),
+            "{expected}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(crates_inc_path()).unwrap_or_default(),
+            expected,
+            "the Yocto crate list is stale: run `cargo xtask dist --update-crates`"
+        );
+    }
+
+    #[test]
+    fn crate_list_format() {
+        let lock = "version = 4\n\
+            [[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\
+            source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+            checksum = \"abc\"\n\
+            [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n";
+        assert_eq!(
+            crates_inc(lock).unwrap(),
+            "# Generated from Cargo.lock by `cargo xtask dist --update-crates`\n\
+             # (the format of `bitbake -c update_crates ringtap`).\n\
+             \n\
+             # from Cargo.lock\n\
+             SRC_URI += \" \\\n    crate://crates.io/a/1.0.0;name=a-1.0.0 \\\n\"\n\
+             \n\
+             SRC_URI[a-1.0.0.sha256sum] = \"abc\"\n"
+        );
+        let no_sum = lock.replace("checksum = \"abc\"\n", "");
+        assert!(crates_inc(&no_sum).is_err());
+    }
+}
