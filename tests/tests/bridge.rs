@@ -555,3 +555,41 @@ fn survives_link_flap_and_egress_recreation() {
         assert!(stopped.stderr.contains("brb is back"), "{}", stopped.stderr);
     });
 }
+
+#[test]
+fn board_profile_supplies_ports_and_ring() {
+    in_netns("bridge board profile", || {
+        topology(1500, false);
+        let dir = std::env::temp_dir().join(format!("ringtap-board-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let profile = dir.join("board.toml");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../boards/x86_64-host/board.toml"
+        ))
+        .unwrap()
+        .replace("name = \"x86_64-host\"", "name = \"test-board\"")
+        .replace("in = \"veth0\"", "in = \"bra\"")
+        .replace("out = \"veth1\"", "out = \"brb\"");
+        std::fs::write(&profile, text).unwrap();
+        let bridge = Bridge::start(&["--config", profile.to_str().unwrap(), "--tpacket", "v2"]);
+        let mut sink = Receiver::open("sink0");
+        let frames = corpus(60, 1500);
+        Sender::open("gen0").send_paced(&frames, 16, Duration::from_millis(1));
+        same_sequence(
+            "profile ports",
+            &frames,
+            sink.collect(frames.len(), Duration::from_secs(10)),
+        );
+        let stopped = bridge.stop();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(stopped.status.success(), "{}", stopped.stderr);
+        assert!(
+            stopped.stderr.contains("bridging bra -> brb")
+                && stopped.stderr.contains("TPACKET_V2")
+                && stopped.stderr.contains("profile "),
+            "{}",
+            stopped.stderr
+        );
+    });
+}

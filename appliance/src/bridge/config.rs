@@ -15,6 +15,7 @@ use ringtap_core::geometry::{
 };
 use ringtap_linux::netdev::{self, Offload};
 
+use crate::board::{self, Board};
 use crate::plan::{parse_u32, refused_by, Kind};
 use crate::Failure;
 
@@ -136,16 +137,14 @@ pub struct Mirror {
 pub struct Defaults {
     /// RX ring version.
     pub tpacket: Tpacket,
-    /// V3 block size.
-    pub block_size_v3: u32,
-    /// V3 blocks.
-    pub block_nr_v3: u32,
+    /// Block size.
+    pub block_size: u32,
+    /// Blocks.
+    pub block_nr: u32,
+    /// Frame size; `None`: derived from the ingress MTU (V2) or 2048 (V3).
+    pub frame_size: Option<u32>,
     /// V3 block timeout in ms.
     pub retire_blk_tov_ms: u32,
-    /// V2 block size.
-    pub block_size_v2: u32,
-    /// V2 blocks.
-    pub block_nr_v2: u32,
     /// Memory all rings may take together, if limited.
     pub ring_budget: Option<u64>,
 }
@@ -155,13 +154,52 @@ impl Defaults {
     /// 1 ms at the latest, so an idle link adds at most 1 ms of latency.
     pub const HOST: Defaults = Defaults {
         tpacket: Tpacket::V3,
-        block_size_v3: 1 << 20,
-        block_nr_v3: 8,
+        block_size: 1 << 20,
+        block_nr: 8,
+        frame_size: None,
         retire_blk_tov_ms: 1,
-        block_size_v2: 128 << 10,
-        block_nr_v2: 64,
         ring_budget: None,
     };
+
+    /// `--tpacket v2` without a board: 64 blocks of 128 KiB.
+    const HOST_V2: Defaults = Defaults {
+        tpacket: Tpacket::V2,
+        block_size: 128 << 10,
+        block_nr: 64,
+        ..Defaults::HOST
+    };
+
+    /// A board profile's `[bridge]` ring and its ring memory budget.
+    pub fn of_board(board: &Board) -> Defaults {
+        let g = &board.bridge;
+        Defaults {
+            tpacket: match g.tpacket {
+                board::Tpacket::V2 => Tpacket::V2,
+                board::Tpacket::V3 => Tpacket::V3,
+            },
+            block_size: g.block_size,
+            block_nr: g.block_nr,
+            frame_size: Some(g.frame_size),
+            retire_blk_tov_ms: g.retire_blk_tov_ms,
+            ring_budget: Some(board.ring_budget_bytes()),
+        }
+    }
+
+    /// The defaults for `version`: ours if it is our version, else the
+    /// host's for it (keeping the budget).
+    fn for_version(&self, version: Tpacket) -> Defaults {
+        if version == self.tpacket {
+            return *self;
+        }
+        let host = match version {
+            Tpacket::V2 => Defaults::HOST_V2,
+            Tpacket::V3 => Defaults::HOST,
+        };
+        Defaults {
+            ring_budget: self.ring_budget,
+            ..host
+        }
+    }
 }
 
 /// Everything the bridge needs, checked.
@@ -371,23 +409,24 @@ pub fn resolve(
 
     // RX ring: explicit options over the defaults.
     let version = args.tpacket.unwrap_or(defaults.tpacket);
+    let defaults = defaults.for_version(version);
     let ingress_mtu = if args.both { a.mtu.max(b.mtu) } else { a.mtu };
     let need = max_rx_frame(ingress_mtu);
     let rx = match version {
         Tpacket::V3 => {
             let block_size = match &args.block_size {
                 Some(t) => parse_u32("--block-size", t, Kind::Size)?,
-                None => defaults.block_size_v3,
+                None => defaults.block_size,
             };
             let block_nr = match &args.block_nr {
                 Some(t) => parse_count("--block-nr", t)?,
-                None => defaults.block_nr_v3,
+                None => defaults.block_nr,
             };
             // V3 checks tp_frame_size only against the block; 2048 keeps
             // the kernel's frame count meaningful.
             let frame_size = match &args.frame_size {
                 Some(t) => parse_u32("--frame-size", t, Kind::Size)?,
-                None => 2048.min(block_size),
+                None => defaults.frame_size.unwrap_or(2048).min(block_size),
             };
             let per_block = block_size.checked_div(frame_size).unwrap_or(0);
             RingRequest {
@@ -407,15 +446,17 @@ pub fn resolve(
                 Some(t) => parse_u32("--frame-size", t, Kind::Size)?,
                 // Room for the MTU behind the kernel's header, rounded up
                 // so frames tile the blocks.
-                None => (need + 128).next_power_of_two().max(2048),
+                None => defaults
+                    .frame_size
+                    .unwrap_or_else(|| (need + 128).next_power_of_two().max(2048)),
             };
             let block_size = match &args.block_size {
                 Some(t) => parse_u32("--block-size", t, Kind::Size)?,
-                None => defaults.block_size_v2.max(frame_size),
+                None => defaults.block_size.max(frame_size),
             };
             let block_nr = match &args.block_nr {
                 Some(t) => parse_count("--block-nr", t)?,
-                None => defaults.block_nr_v2,
+                None => defaults.block_nr,
             };
             let per_block = block_size.checked_div(frame_size).unwrap_or(0);
             RingRequest::new(
@@ -480,12 +521,17 @@ pub fn resolve(
         ring_bytes += (rx_layout.mmap_len() + tx.mmap_len() + mirror_len) * workers as u64;
     }
     let budget = defaults.ring_budget.or_else(half_of_memory);
+    let budget_source = if defaults.ring_budget.is_some() {
+        "the board's ring_budget_mib"
+    } else {
+        "half of this machine's memory"
+    };
     if let Some(budget) = budget {
         if ring_bytes > budget {
             return Err(usage(format!(
                 "the rings need {} MiB ({} direction(s) x {workers} worker(s) x (RX {} KiB + TX \
-                 + mirror)) but the ring memory budget is {} MiB [rule: rings must fit the \
-                 budget]; use fewer --workers, a smaller --block-size/--block-nr, or a board \
+                 + mirror)) but the ring memory budget ({budget_source}) is {} MiB [rule: rings \
+                 must fit the budget]; use fewer --workers, a smaller --block-size/--block-nr, or a board \
                  with a larger ring_budget_mib",
                 ring_bytes >> 20,
                 directions.len(),

@@ -24,6 +24,7 @@ use config::{Config, Defaults, System, MAX_WORKERS};
 use counters::Counters;
 use worker::{Egress, Ingress, Worker};
 
+use crate::board::Board;
 use crate::log;
 use crate::stats::{DirectionReport, MirrorReport, Report};
 use crate::Failure;
@@ -191,7 +192,29 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         page: ringtap_linux::page_size(),
         word: ringtap_linux::kernel_word(),
     };
-    let cfg = config::resolve(args, &Defaults::HOST, None, "host defaults".into(), sys)?;
+    let board = match (&args.board, &args.config) {
+        (Some(name), _) => Some(Board::named(name)),
+        (None, Some(path)) => Some(Board::from_file(path)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let (defaults, ports, source) = match &board {
+        Some(b) => (
+            Defaults::of_board(b),
+            Some((
+                b.ports.r#in.as_str(),
+                b.ports.out.as_str(),
+                b.ports.mirror.as_deref(),
+            )),
+            match &args.config {
+                Some(path) => format!("profile {}", path.display()),
+                None => format!("board {}", b.name),
+            },
+        ),
+        None => (Defaults::HOST, None, "host defaults".to_owned()),
+    };
+    let cfg = config::resolve(args, &defaults, ports, source, sys)?;
     let cfg: &'static Config = CONFIG.init(cfg);
     let result = forward(cfg, sys);
     restore_offloads(cfg);
