@@ -7,9 +7,10 @@
 //! `tp_vlan_tpid` with `TP_STATUS_VLAN_TPID_VALID` (kernels before 3.14 do
 //! not report the TPID; the tag is then taken as 802.1Q, as libpcap does).
 //! Only the outer tag moves: an inner tag of a stacked (QinQ) frame stays in
-//! the bytes, right after the MAC addresses. A 0x9100 tag is not stripped at
-//! all, and the kernel drops a tagged frame with fewer than 2 bytes after
-//! the tag's EtherType (`tests/tests/bpf_run.rs` shows all three).
+//! the bytes, right after the MAC addresses, and a 0x9100 tag is not
+//! stripped at all (both checked against the kernel by
+//! `tests/tests/bpf_run.rs`). The kernel drops a tagged frame with fewer
+//! than 2 bytes after the tag's EtherType (`skb_vlan_untag`).
 //!
 //! A bridge that forwards such a frame must put the tag back where it was,
 //! between the source MAC address and the rest:
