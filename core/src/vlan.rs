@@ -5,9 +5,12 @@
 //! holds the frame without those 4 bytes, and the tag's TCI and TPID travel
 //! in the frame header: `tp_vlan_tci` with `TP_STATUS_VLAN_VALID`,
 //! `tp_vlan_tpid` with `TP_STATUS_VLAN_TPID_VALID` (kernels before 3.14 do
-//! not report the TPID; their tag is 802.1Q). Only the outer tag moves: an
-//! inner tag of a stacked (QinQ) frame stays in the bytes, right after the
-//! MAC addresses.
+//! not report the TPID; the tag is then taken as 802.1Q, as libpcap does).
+//! Only the outer tag moves: an inner tag of a stacked (QinQ) frame stays in
+//! the bytes, right after the MAC addresses, and a 0x9100 tag is not
+//! stripped at all (both checked against the kernel by
+//! `tests/tests/bpf_run.rs`). The kernel drops a tagged frame with fewer
+//! than 2 bytes after the tag's EtherType (`skb_vlan_untag`).
 //!
 //! A bridge that forwards such a frame must put the tag back where it was,
 //! between the source MAC address and the rest:
@@ -48,8 +51,8 @@ impl Tag {
     /// `TP_STATUS_VLAN_VALID`, `vlan_tpid` when `TP_STATUS_VLAN_TPID_VALID`).
     ///
     /// No TCI means no tag, whatever the TPID says. A TCI without a TPID
-    /// comes from a kernel that predates `tp_vlan_tpid`, which only stripped
-    /// 802.1Q tags, so the TPID is then 0x8100. A TCI of 0 is a tag too (a
+    /// comes from a kernel that predates `tp_vlan_tpid` (3.14); the TPID is
+    /// then taken as 0x8100, as libpcap does. A TCI of 0 is a tag too (a
     /// priority tag, or VID 0 with PCP 0): the kernel only sets
     /// `TP_STATUS_VLAN_VALID` when it did strip one.
     pub fn from_ring(tci: Option<u16>, tpid: Option<u16>) -> Option<Tag> {
