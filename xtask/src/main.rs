@@ -7,6 +7,7 @@
 mod demo;
 mod deps;
 mod test;
+mod vm;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -22,6 +23,8 @@ Tasks:
   deps    check for, and as root install, the tools the tests and demo need
   demo    build the appliance and ring_demo, show a ring layout and frames
           moving through a TX ring into an RX ring in a network namespace
+  vm      boot the emulated ARM boards under qemu-system and check frames
+          crossing them (`cargo xtask vm --help` for options)
   help    print this message
 ";
 
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("deps") => deps::run(&rest),
         Some("demo") => demo::run(&rest),
+        Some("vm") => vm::run(&rest),
         Some(other) => Err(Error::Usage(format!(
             "unknown task `{other}` (`cargo xtask help` lists the tasks)"
         ))),
