@@ -152,7 +152,7 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct BoardReport {
     pub board: &'static str,
-    /// `uname -r` and `uname -m` as the guest reported them.
+    /// `Linux <uname -r> <uname -m>` as the guest reported them.
     pub kernel: String,
     /// Debian packages used, `name version`.
     pub packages: Vec<String>,
@@ -496,7 +496,14 @@ fn drive(guest: &mut Guest, ns: &Netns, options: &Options) -> Result<Session> {
             Some(Ok(message)) => message,
         };
         match message {
-            Message::Booted(what) => session.kernel = what.to_string(),
+            Message::Booted(what) => {
+                let field = |key: &str| {
+                    what.split_whitespace()
+                        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+                        .unwrap_or("?")
+                };
+                session.kernel = format!("Linux {} {}", field("kernel"), field("machine"));
+            }
             Message::Nic { name, mac } => nics.push(format!("{name} {mac}")),
             Message::Ready(_) => {
                 session.boot = spawned.elapsed();
