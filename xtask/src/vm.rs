@@ -570,8 +570,9 @@ fn drive(guest: &mut Guest, ns: &Netns, options: &Options) -> Result<Session> {
                 session.flood = traffic::flood_figures(&ex);
                 let f = &session.flood;
                 println!(
-                    "vm: flood: offered {} frames at {:.0}/s, {} came out: {:.0} frames/s forwarded",
-                    f.sent, f.offered_fps, f.received, f.forwarded_fps
+                    "vm: flood: offered {} frames at {:.0}/s, {} came out: {:.0} frames/s \
+                     forwarded (the host's receiving ring dropped {})",
+                    f.sent, f.offered_fps, f.received, f.forwarded_fps, f.receiver_drops
                 );
                 if f.received == 0 {
                     session
@@ -687,10 +688,10 @@ impl BoardReport {
         let _ =
             writeln!(
             s,
-            "    flood: {:.0} frames/s forwarded ({} of {} frames offered at {:.0}/s came out; \
-             forwarder rx {} tx {}, kernel drops {})",
-            f.forwarded_fps, f.received, f.sent, f.offered_fps, fc.rx_packets, fc.tx_packets,
-            fc.kernel_drops
+            "    flood: {:.0} frames/s forwarded ({} of {} frames offered at {:.0}/s came out, \
+             host ring drops {}; forwarder rx {} tx {}, kernel drops {})",
+            f.forwarded_fps, f.received, f.sent, f.offered_fps, f.receiver_drops, fc.rx_packets,
+            fc.tx_packets, fc.kernel_drops
         );
         s
     }
