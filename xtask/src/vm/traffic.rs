@@ -694,11 +694,12 @@ fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
         .or((a.len() != b.len()).then_some(a.len().min(b.len())))
 }
 
-/// A frame in a few words: kind and sequence number if ours, length, tags.
+/// A frame in a few words: kind, sequence number, length and tags if ours;
+/// otherwise length, EtherType and its first 64 bytes in hex.
 fn describe(f: &[u8]) -> String {
-    let tags = match (ethertype(f, 12), ethertype(f, 16)) {
-        (Some(TPID_8021AD), _) => " 802.1ad+802.1Q",
-        (Some(TPID_8021Q), _) => " 802.1Q",
+    let tags = match ethertype(f, 12) {
+        Some(TPID_8021AD) => " 802.1ad+802.1Q",
+        Some(TPID_8021Q) => " 802.1Q",
         _ => "",
     };
     match identify(f) {
