@@ -62,6 +62,14 @@ const FILE: Package = Package {
     name: "file",
     programs: &["file"],
 };
+const QEMU_SYSTEM_ARM: Package = Package {
+    name: "qemu-system-arm",
+    programs: &["qemu-system-aarch64", "qemu-system-arm"],
+};
+const CPIO: Package = Package {
+    name: "cpio",
+    programs: &["cpio"],
+};
 
 /// What a task needs from the machine.
 #[derive(Debug)]
@@ -86,6 +94,8 @@ pub const FOR_TEST: Needs = Needs {
         TCPDUMP,
         NETSNIFF_NG,
         UTIL_LINUX,
+        QEMU_SYSTEM_ARM,
+        CPIO,
     ],
 };
 
@@ -99,6 +109,19 @@ pub const FOR_BUILD: Needs = Needs {
         "armv7-unknown-linux-gnueabihf",
     ],
     packages: &[QEMU_USER_STATIC, GCC_ARM, BINUTILS, BINUTILS_AARCH64, FILE],
+};
+
+/// What `cargo xtask vm` uses: the ARM targets for the guest's ringtap
+/// (armv7 links with Debian's cross gcc), qemu-system, cpio for the
+/// initramfs and iproute2 for the namespace and taps. (apt-get and dpkg-deb,
+/// which fetch the guest's Debian packages, come with any Debian system.)
+pub const FOR_VM: Needs = Needs {
+    components: &[],
+    targets: &[
+        "aarch64-unknown-linux-musl",
+        "armv7-unknown-linux-gnueabihf",
+    ],
+    packages: &[QEMU_SYSTEM_ARM, CPIO, GCC_ARM, IPROUTE2],
 };
 
 /// What `cargo xtask demo` uses besides the host toolchain.
@@ -310,7 +333,7 @@ fn dpkg_says_installed(listed: &str, name: &str) -> bool {
 
 /// Looks `program` up on `PATH`, and in the sbin directories a non-root
 /// user's `PATH` often lacks (Debian puts `ethtool` there).
-fn find_program(program: &str) -> Option<PathBuf> {
+pub fn find_program(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
     std::env::split_paths(&path)

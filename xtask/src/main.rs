@@ -9,6 +9,7 @@ mod demo;
 mod deps;
 mod dist;
 mod test;
+mod vm;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -28,6 +29,8 @@ Tasks:
           unit); the Buildroot and Yocto crate lists (`cargo xtask dist --help`)
   demo    build the appliance, show its ring layout and run ringtap bridge
           between two network namespaces with ping, UDP and VLAN traffic
+  vm      boot the emulated ARM boards under qemu-system and check frames
+          crossing them (`cargo xtask vm --help` for options)
   help    print this message
 ";
 
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&rest),
         Some("build") => build::run(&rest),
         Some("dist") => dist::run(&rest),
+        Some("vm") => vm::run(&rest),
         Some(other) => Err(Error::Usage(format!(
             "unknown task `{other}` (`cargo xtask help` lists the tasks)"
         ))),
