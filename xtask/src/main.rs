@@ -4,6 +4,7 @@
 //! One file per task; this file holds the dispatch and the small helpers that
 //! run external commands so every task echoes and reports them the same way.
 
+mod bench;
 mod demo;
 mod deps;
 mod test;
@@ -22,6 +23,8 @@ Tasks:
   deps    check for, and as root install, the tools the tests and demo need
   demo    build the appliance and ring_demo, show a ring layout and frames
           moving through a TX ring into an RX ring in a network namespace
+  bench   forwarding rate and CPU cost of ringtap bridge, netsniff-ng and the
+          kernel bridge between namespaces (root; `cargo xtask bench --help`)
   help    print this message
 ";
 
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("deps") => deps::run(&rest),
         Some("demo") => demo::run(&rest),
+        Some("bench") => bench::run(&rest),
         Some(other) => Err(Error::Usage(format!(
             "unknown task `{other}` (`cargo xtask help` lists the tasks)"
         ))),
