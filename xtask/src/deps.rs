@@ -44,11 +44,15 @@ const TCPDUMP: Package = Package {
 };
 const NETSNIFF_NG: Package = Package {
     name: "netsniff-ng",
-    programs: &["netsniff-ng"],
+    programs: &["netsniff-ng", "trafgen"],
 };
 const UTIL_LINUX: Package = Package {
     name: "util-linux",
-    programs: &["unshare"],
+    programs: &["unshare", "taskset"],
+};
+const PROCPS: Package = Package {
+    name: "procps",
+    programs: &["sysctl", "kill"],
 };
 const BINUTILS: Package = Package {
     name: "binutils",
@@ -129,6 +133,14 @@ pub const FOR_DEMO: Needs = Needs {
     components: &[],
     targets: &[],
     packages: &[IPROUTE2, UTIL_LINUX],
+};
+
+/// What `cargo xtask bench` runs: trafgen and netsniff-ng, `ip` for the
+/// namespaces and the bridge, `taskset`, `ethtool`, `sysctl` and `kill`.
+pub const FOR_BENCH: Needs = Needs {
+    components: &[],
+    targets: &[],
+    packages: &[IPROUTE2, UTIL_LINUX, ETHTOOL, NETSNIFF_NG, PROCPS],
 };
 
 pub fn run(args: &[String]) -> Result {

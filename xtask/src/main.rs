@@ -4,6 +4,7 @@
 //! One file per task; this file holds the dispatch and the small helpers that
 //! run external commands so every task echoes and reports them the same way.
 
+mod bench;
 mod build;
 mod demo;
 mod deps;
@@ -31,6 +32,8 @@ Tasks:
           between two network namespaces with ping, UDP and VLAN traffic
   vm      boot the emulated ARM boards under qemu-system and check frames
           crossing them (`cargo xtask vm --help` for options)
+  bench   forwarding rate and CPU cost of ringtap bridge, netsniff-ng and the
+          kernel bridge between namespaces (root; `cargo xtask bench --help`)
   help    print this message
 ";
 
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Some("build") => build::run(&rest),
         Some("dist") => dist::run(&rest),
         Some("vm") => vm::run(&rest),
+        Some("bench") => bench::run(&rest),
         Some(other) => Err(Error::Usage(format!(
             "unknown task `{other}` (`cargo xtask help` lists the tasks)"
         ))),
