@@ -15,6 +15,12 @@
 //!   (checked by the kernel's rules, and run in user space by its semantics).
 //! * [`vlan`], [`checksum`]: the bridge's per-frame work: putting back the
 //!   VLAN tag the kernel stripped, completing a partial TCP/UDP checksum.
+//! * [`pcap`], [`pcapng`], [`loss`]: capture files written through
+//!   [`embedded_io::Write`] and read from a byte slice or an
+//!   [`embedded_io::Read`], without allocating; where packets were lost.
+//!
+//! [`embedded_io`] is re-exported so that users of the writers and readers
+//! name the same traits.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -27,6 +33,11 @@ pub mod checksum;
 pub mod fanout;
 pub mod frame;
 pub mod geometry;
+pub mod loss;
+pub mod pcap;
+pub mod pcapng;
 pub mod slot;
 pub mod status;
 pub mod vlan;
+
+pub use embedded_io;
