@@ -7,8 +7,10 @@
 mod alloc_count;
 mod board;
 mod bridge;
+mod capture;
 mod log;
 mod plan;
+mod replay;
 mod stats;
 
 #[global_allocator]
@@ -23,7 +25,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ringtap",
     version,
-    about = "Inline bridge, TAP and ring planner on Linux PACKET_MMAP rings (TPACKET_V2/V3)"
+    about = "Inline bridge / TAP, capture and replay on Linux PACKET_MMAP rings (TPACKET_V2/V3)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +36,10 @@ struct Cli {
 enum Mode {
     /// Forward frames between interfaces through RX and TX rings (a layer-2 bridge / TAP)
     Bridge(bridge::BridgeArgs),
+    /// Record an interface into a pcapng or pcap file, with the positions of lost frames
+    Capture(capture::CaptureArgs),
+    /// Send the frames of a pcap or pcapng file out of an interface
+    Replay(replay::ReplayArgs),
     /// Print a stats file written by `ringtap bridge --stats-file`
     Stats(stats::StatsArgs),
     /// Check a ring request against the kernel's rules and print its layout
@@ -70,6 +76,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (name, result) = match &cli.mode {
         Mode::Bridge(args) => ("bridge", bridge::run(args)),
+        Mode::Capture(args) => ("capture", capture::run(args)),
+        Mode::Replay(args) => ("replay", replay::run(args)),
         Mode::Stats(args) => ("stats", stats::run(args)),
         Mode::Plan(args) => ("plan", plan::run(args)),
     };

@@ -244,7 +244,7 @@ fn usage(text: String) -> Failure {
     Failure::Usage(text)
 }
 
-fn seconds(option: &str, text: &str) -> Result<Duration, Failure> {
+pub(crate) fn seconds(option: &str, text: &str) -> Result<Duration, Failure> {
     let value: f64 = text
         .parse()
         .map_err(|_| usage(format!("{option}: '{text}' is not a number of seconds")))?;
@@ -257,7 +257,7 @@ fn seconds(option: &str, text: &str) -> Result<Duration, Failure> {
 }
 
 /// Find an interface and check it can carry traffic now.
-fn port(option: &str, name: &str) -> Result<Port, Failure> {
+pub(crate) fn port(option: &str, name: &str) -> Result<Port, Failure> {
     let missing = |e: ringtap_linux::Error| {
         usage(format!(
             "{option} {name}: no such interface ({e}); `ip link` lists them"
@@ -320,13 +320,15 @@ pub fn tx_request(mtu: u32, word: KernelWord) -> RingRequest {
 
 const TPACKET_MIN_FRAME: u32 = 256;
 
-fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
+pub(crate) fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
     parse_u32(option, text, Kind::Count)
 }
 
-/// Read, parse and check a `tcpdump -ddd` program.
-fn load_filter(
+/// Read, parse and check a `tcpdump -ddd` program; `user_space`: it will
+/// run in [`bpf::run`], so it may only use what user space can answer.
+pub(crate) fn load_filter(
     path: &std::path::Path,
+    user_space: bool,
 ) -> Result<heapless::Vec<Instruction, MAX_FILTER_LEN>, Failure> {
     let shown = path.display();
     let text = std::fs::read_to_string(path)
@@ -339,7 +341,9 @@ fn load_filter(
             "--filter {shown}: the kernel would refuse this program: {e}"
         ))
     })?;
-    bpf::check_runnable(parsed).map_err(|e| usage(format!("--filter {shown}: {e}")))?;
+    if user_space {
+        bpf::check_runnable(parsed).map_err(|e| usage(format!("--filter {shown}: {e}")))?;
+    }
     heapless::Vec::from_slice(parsed).map_err(|_| {
         usage(format!(
             "--filter {shown}: longer than {MAX_FILTER_LEN} instructions"
@@ -401,7 +405,11 @@ pub fn resolve(
         .as_deref()
         .map(|d| seconds("--duration", d))
         .transpose()?;
-    let filter = args.filter.as_deref().map(load_filter).transpose()?;
+    let filter = args
+        .filter
+        .as_deref()
+        .map(|f| load_filter(f, true))
+        .transpose()?;
 
     let a = port("--in", in_name)?;
     let b = port("--out", out_name)?;

@@ -6,9 +6,9 @@
 //! direction ([`worker`]). The main thread only watches: signals, the
 //! duration, the stats file.
 
-mod config;
+pub(crate) mod config;
 mod counters;
-mod port;
+pub(crate) mod port;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,6 +3,7 @@
 //! kernel: version and options, ring, mapping, membership, bind last (so
 //! nothing arrives before the ring is ready), fanout after bind.
 
+use ringtap_core::bpf::Instruction;
 use ringtap_core::fanout::FanoutArg;
 use ringtap_core::geometry::{Layout, RingRequest};
 use ringtap_linux::{netdev, Error, MappedRing, Membership, PacketSocket, SocketType, ETH_P_ALL};
@@ -52,6 +53,31 @@ pub fn open_rx(
     if let Some(arg) = fanout {
         sock.set_fanout(arg)?;
     }
+    Ok(RxPort {
+        sock,
+        ring,
+        ifindex,
+    })
+}
+
+/// Open a capture socket on `name`: every frame in both directions,
+/// promiscuously, through `filter` (run by the kernel) if given.
+pub fn open_capture(
+    name: &str,
+    req: &RingRequest,
+    layout: Layout,
+    filter: Option<&[Instruction]>,
+) -> Result<RxPort, Error> {
+    let ifindex = netdev::ifindex(name)?;
+    let mut sock = PacketSocket::open(SocketType::Raw, None)?;
+    sock.set_version(req.version)?;
+    sock.set_rx_ring(req)?;
+    let ring = sock.map(Some(layout), None)?;
+    sock.add_membership(ifindex, Membership::Promisc)?;
+    if let Some(program) = filter {
+        sock.attach_filter(program)?;
+    }
+    sock.bind(ifindex, ETH_P_ALL)?;
     Ok(RxPort {
         sock,
         ring,
