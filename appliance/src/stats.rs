@@ -72,6 +72,10 @@ pub struct DirectionReport {
     /// Fanout members (threads) of this direction.
     #[serde(default)]
     pub workers: u32,
+    /// Frames each worker took from its RX ring (how the fanout group
+    /// spread the load).
+    #[serde(default)]
+    pub worker_rx_packets: Vec<u64>,
 }
 
 /// What the mirror port was sent.
@@ -227,6 +231,7 @@ mod test {
                 dropped,
                 mirror: None,
                 workers: 1,
+                worker_rx_packets: vec![10],
             }],
             uptime_s: 1.5,
             final_: true,

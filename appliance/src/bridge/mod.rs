@@ -63,11 +63,13 @@ fn report(cfg: &Config, started: Instant, final_: bool) -> Report {
                     dropped: Default::default(),
                 }),
                 workers: cfg.workers as u32,
+                worker_rx_packets: Vec::with_capacity(cfg.workers),
             };
             for w in 0..cfg.workers {
                 let c = counters(d, w);
                 let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
                 r.rx_packets += get(&c.rx_packets);
+                r.worker_rx_packets.push(get(&c.rx_packets));
                 r.rx_bytes += get(&c.rx_bytes);
                 r.tx_packets += get(&c.tx_packets);
                 r.tx_bytes += get(&c.tx_bytes);
