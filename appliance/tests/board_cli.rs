@@ -42,14 +42,15 @@ fn boards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards")
 }
 
-/// Board folders: every folder of `boards/` but the shared `packaging/`.
+/// Board folders: every folder of `boards/` but the shared `packaging/` and
+/// the board simulation's guest files (`vm/`).
 fn board_folders() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(boards_dir())
         .expect("read boards/")
         .map(|entry| entry.expect("boards/ entry"))
         .filter(|entry| entry.path().is_dir())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != "packaging")
+        .filter(|name| name != "packaging" && name != "vm")
         .collect();
     names.sort();
     names
