@@ -568,6 +568,17 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         .validate(ringtap_linux::page_size(), ringtap_linux::kernel_word())
         .map_err(|e| refused_by(e, "--tpacket, --block-size, --block-nr, --frame-size"))?;
     let need = config::max_rx_frame(port_info.mtu).min(snaplen);
+    if let Some((size, _)) = rotate {
+        // A file holds its headers, one frame and the closing statistics.
+        let least = u64::from(need) + 512;
+        if size < least {
+            return Err(Failure::Usage(format!(
+                "--rotate-size {size}: a file must hold at least one frame of {need} bytes \
+                 (MTU {} of {name}, --snaplen {snaplen}) with its headers: at least {least}",
+                port_info.mtu
+            )));
+        }
+    }
     let room = rx_room(&layout);
     if room < need {
         let what = if req.version == TpacketVersion::V3 {
