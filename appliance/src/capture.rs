@@ -10,8 +10,7 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -357,44 +356,19 @@ impl State {
     }
 }
 
-/// Take what the ring holds (a bounded amount); returns the frames taken.
+/// Take what the ring holds (a bounded amount); returns the frames and
+/// blocks handed back.
 fn pump(port: &mut RxPort, state: &mut State) -> Result<usize, Failure> {
     let RxPort { sock, ring, .. } = port;
-    let mut frames = 0;
-    if let Some(blocks) = ring.rx_blocks() {
-        for _ in 0..8 {
-            let Some(block) = blocks.next_block() else {
-                break;
-            };
-            let total = block.descriptor().num_pkts() as usize;
-            let mut seen = 0;
-            if let Ok(packets) = block.packets() {
-                for p in packets {
-                    let Ok(p) = p else { break };
-                    seen += 1;
-                    state.frame(sock, &FrameInfo::from_v3(&p), p.data)?;
-                }
-            }
-            if seen < total {
-                log::warn(format_args!(
-                    "a ring block claimed {total} packets but only {seen} passed the bounds checks"
-                ));
-            }
-            frames += total.max(1);
-        }
-    } else if let Some(ring) = ring.rx_frames() {
-        for _ in 0..1024 {
-            let Some(frame) = ring.next_frame() else {
-                break;
-            };
-            frames += 1;
-            match (frame.info(), frame.data()) {
-                (Ok(info), Ok(data)) => state.frame(sock, &info, data)?,
-                _ => log::warn(format_args!("a ring frame failed its bounds checks")),
-            }
-        }
+    let budget = if ring.rx_blocks().is_some() { 8 } else { 1024 };
+    let walk = ring.for_each_received(budget, |info, data| state.frame(sock, info, data))?;
+    if walk.malformed > 0 {
+        log::warn(format_args!(
+            "{} frames in the ring failed their bounds checks and were not written",
+            walk.malformed
+        ));
     }
-    Ok(frames)
+    Ok(walk.slots)
 }
 
 /// The RX ring: options over the board's `[capture]` ring over the defaults.
@@ -412,44 +386,29 @@ fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest
             None => Ok(default),
         }
     };
-    let (block_size, block_nr, frame_size, tov, v) = match version {
-        // 32 MiB by default: a capture rides out slow storage on its ring.
-        Tpacket::V3 => (
-            size(
-                &args.block_size,
-                "--block-size",
-                from_board.map_or(1 << 20, |g| g.block_size),
-            )?,
-            match &args.block_nr {
-                Some(t) => parse_count("--block-nr", t)?,
-                None => from_board.map_or(32, |g| g.block_nr),
-            },
-            size(
-                &args.frame_size,
-                "--frame-size",
-                from_board.map_or(2048, |g| g.frame_size),
-            )?,
-            from_board.map_or(10, |g| g.retire_blk_tov_ms),
-            TpacketVersion::V3,
-        ),
-        Tpacket::V2 => (
-            size(
-                &args.block_size,
-                "--block-size",
-                from_board.map_or(1 << 20, |g| g.block_size),
-            )?,
-            match &args.block_nr {
-                Some(t) => parse_count("--block-nr", t)?,
-                None => from_board.map_or(16, |g| g.block_nr),
-            },
-            size(
-                &args.frame_size,
-                "--frame-size",
-                from_board.map_or(2048, |g| g.frame_size),
-            )?,
-            0,
-            TpacketVersion::V2,
-        ),
+    // 32 MiB by default (V3): a capture rides out slow storage on its ring.
+    let (v, default_blocks, default_tov) = match version {
+        Tpacket::V3 => (TpacketVersion::V3, 32, 10),
+        Tpacket::V2 => (TpacketVersion::V2, 16, 0),
+    };
+    let block_size = size(
+        &args.block_size,
+        "--block-size",
+        from_board.map_or(1 << 20, |g| g.block_size),
+    )?;
+    let block_nr = match &args.block_nr {
+        Some(t) => parse_count("--block-nr", t)?,
+        None => from_board.map_or(default_blocks, |g| g.block_nr),
+    };
+    let frame_size = size(
+        &args.frame_size,
+        "--frame-size",
+        from_board.map_or(2048, |g| g.frame_size),
+    )?;
+    let tov = if v == TpacketVersion::V3 {
+        from_board.map_or(default_tov, |g| g.retire_blk_tov_ms)
+    } else {
+        0
     };
     let per_block = block_size.checked_div(frame_size).unwrap_or(0);
     Ok(RingRequest {
@@ -610,11 +569,7 @@ fn capture(
     req: RingRequest,
     layout: Layout,
 ) -> Result<String, Failure> {
-    let term = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&term))
-            .map_err(|e| Failure::Runtime(format!("cannot handle signal {signal}: {e}")))?;
-    }
+    let term = crate::signals::stop()?;
     let to_stdout = args.write.as_os_str() == "-";
     let mut output = Output {
         format: args.format,

@@ -11,6 +11,7 @@ mod capture;
 mod log;
 mod plan;
 mod replay;
+mod signals;
 mod stats;
 
 #[global_allocator]

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Args};
@@ -248,11 +247,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let port = port::open_tx(&args.out, &req, layout)
         .map_err(|e| Failure::Runtime(format!("TX ring on {}: {e}", args.out)))?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Failure::Runtime(format!("cannot handle signal {signal}: {e}")))?;
-    }
+    let stop = crate::signals::stop()?;
     let mut tx = Transmitter { port, queued: 0 };
     let (mut sent, mut sent_bytes, mut too_long, mut too_short) = (0u64, 0u64, 0u64, 0u64);
     let limit = count.unwrap_or(u64::MAX);

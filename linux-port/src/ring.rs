@@ -120,6 +120,57 @@ impl MappedRing {
         self.tx.as_mut()
     }
 
+    /// Hand the frames the kernel has filled, in ring order, to `f`: every
+    /// ready V1/V2 frame, or every packet of every ready V3 block, at most
+    /// `max_slots` frames or blocks. Each frame or block goes back to the
+    /// kernel once `f` has seen it. Packets that fail their bounds checks are
+    /// not passed to `f`, only counted. An error from `f` stops the walk.
+    pub fn for_each_received<E>(
+        &mut self,
+        max_slots: usize,
+        mut f: impl FnMut(&FrameInfo, &[u8]) -> core::result::Result<(), E>,
+    ) -> core::result::Result<Walk, E> {
+        let mut walk = Walk::default();
+        match &mut self.rx {
+            Some(RxRing::Blocks(blocks)) => {
+                for _ in 0..max_slots {
+                    let Some(block) = blocks.next_block() else {
+                        break;
+                    };
+                    let total = block.descriptor().num_pkts() as usize;
+                    let mut seen = 0;
+                    if let Ok(packets) = block.packets() {
+                        for p in packets {
+                            let Ok(p) = p else { break };
+                            seen += 1;
+                            f(&FrameInfo::from_v3(&p), p.data)?;
+                        }
+                    }
+                    walk.frames += seen;
+                    walk.malformed += total.saturating_sub(seen);
+                    walk.slots += 1;
+                }
+            }
+            Some(RxRing::Frames(frames)) => {
+                for _ in 0..max_slots {
+                    let Some(frame) = frames.next_frame() else {
+                        break;
+                    };
+                    walk.slots += 1;
+                    match (frame.info(), frame.data()) {
+                        (Ok(info), Ok(data)) => {
+                            walk.frames += 1;
+                            f(&info, data)?;
+                        }
+                        _ => walk.malformed += 1,
+                    }
+                }
+            }
+            None => {}
+        }
+        Ok(walk)
+    }
+
     /// Both rings at once (to forward from one to the other).
     pub fn split(&mut self) -> (Option<&mut RxRing>, Option<&mut TxRing>) {
         (self.rx.as_mut(), self.tx.as_mut())
@@ -136,6 +187,18 @@ impl Drop for MappedRing {
         #[allow(unsafe_code)]
         let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast(), self.len) };
     }
+}
+
+/// What [`MappedRing::for_each_received`] went through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Frames or blocks handed back to the kernel.
+    pub slots: usize,
+    /// Packets passed on.
+    pub frames: usize,
+    /// Packets a header claimed that failed the bounds checks (a V3 block
+    /// whose walk stopped early, or a V1/V2 frame).
+    pub malformed: usize,
 }
 
 /// The header fields of a received packet, whatever the version.

@@ -623,7 +623,12 @@ fn workers_share_the_load_and_keep_each_flow_in_order() {
         let got = sink.collect(frames.len(), Duration::from_secs(10)).to_vec();
         let stopped = bridge.stop();
         assert!(stopped.status.success(), "{}", stopped.stderr);
-        assert_eq!(got.len(), frames.len(), "frames through 2 workers");
+        assert_eq!(
+            got.len(),
+            frames.len(),
+            "frames through 2 workers: {}",
+            stopped.stats
+        );
         let mut sorted = got.clone();
         sorted.sort();
         let mut sent = frames.clone();

@@ -12,7 +12,6 @@ pub(crate) mod port;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
@@ -224,16 +223,8 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
 }
 
 fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
-    let usr1 = Arc::new(AtomicBool::new(false));
-    let term = Arc::new(AtomicBool::new(false));
-    for (signal, flag) in [
-        (signal_hook::consts::SIGINT, &term),
-        (signal_hook::consts::SIGTERM, &term),
-        (signal_hook::consts::SIGUSR1, &usr1),
-    ] {
-        signal_hook::flag::register(signal, Arc::clone(flag))
-            .map_err(|e| Failure::Runtime(format!("cannot handle signal {signal}: {e}")))?;
-    }
+    let term = crate::signals::stop()?;
+    let usr1 = crate::signals::usr1()?;
     let workers = open_workers(cfg, sys)?;
     let names: Vec<String> = cfg
         .directions

@@ -407,52 +407,27 @@ impl Worker {
         if let Some(m) = mirror.as_mut() {
             m.congested = false;
         }
-        let mut frames = 0;
-        if let Some(blocks) = rx.ring.rx_blocks() {
-            for _ in 0..BLOCKS_PER_PUMP {
-                let Some(block) = blocks.next_block() else {
-                    break;
-                };
-                let total = block.descriptor().num_pkts() as usize;
-                let mut seen = 0;
-                if let Ok(packets) = block.packets() {
-                    for p in packets {
-                        let Ok(p) = p else { break };
-                        seen += 1;
-                        let info = FrameInfo::from_v3(&p);
-                        forward(&info, p.data, output, mirror.as_mut(), *filter, c);
-                    }
-                }
-                if seen < total {
-                    // The descriptor promised more than the bounds checks
-                    // let through: count them, never read them.
-                    add(&c.rx_packets, (total - seen) as u64);
-                    c.drop(DropReason::Malformed, (total - seen) as u64);
-                }
-                frames += total;
-            }
-        } else if let Some(ring) = rx.ring.rx_frames() {
-            for _ in 0..FRAMES_PER_PUMP {
-                let Some(frame) = ring.next_frame() else {
-                    break;
-                };
-                frames += 1;
-                match (frame.info(), frame.data()) {
-                    (Ok(info), Ok(data)) => {
-                        forward(&info, data, output, mirror.as_mut(), *filter, c)
-                    }
-                    _ => {
-                        add(&c.rx_packets, 1);
-                        c.drop(DropReason::Malformed, 1);
-                    }
-                }
-            }
+        let budget = if rx.ring.rx_blocks().is_some() {
+            BLOCKS_PER_PUMP
+        } else {
+            FRAMES_PER_PUMP
+        };
+        let walk = rx.ring.for_each_received(budget, |info, data| {
+            forward(info, data, output, mirror.as_mut(), *filter, c);
+            Ok::<(), core::convert::Infallible>(())
+        });
+        let Ok(walk) = walk;
+        if walk.malformed > 0 {
+            // A header promised more than the bounds checks let through:
+            // count those frames, never read them.
+            add(&c.rx_packets, walk.malformed as u64);
+            c.drop(DropReason::Malformed, walk.malformed as u64);
         }
         output.kick(c);
         if let Some(m) = mirror.as_mut() {
             m.kick(c);
         }
-        frames
+        walk.slots
     }
 
     /// Add the kernel's counters since the last read (the read resets them).
