@@ -392,9 +392,20 @@ fn stream_all(bytes: &[u8], buf_len: usize, chunk: usize) -> (Vec<Owned>, End) {
 
 /// A pcap file with microsecond timestamps, in `order`, built byte by byte.
 fn usec_pcap(order: ByteOrder, snaplen: u32, packets: &[(u32, u32, Vec<u8>)]) -> Vec<u8> {
-    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = match order {
-        ByteOrder::Little => (u16::to_le_bytes, u32::to_le_bytes),
-        ByteOrder::Big => (u16::to_be_bytes, u32::to_be_bytes),
+    let big = order == ByteOrder::Big;
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u32b = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     };
     let mut f = Vec::new();
     f.extend_from_slice(&u32b(MAGIC_USEC));
