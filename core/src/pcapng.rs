@@ -1447,6 +1447,11 @@ impl<'b, R: Read, const N: usize> CaptureStreamReader<'b, R, N> {
             let unit_len = match usize::try_from(len) {
                 Ok(n) if n <= capacity => n,
                 _ => {
+                    // Too long for the buffer, unless the input ends first:
+                    // then it is truncated, as the slice reader would say.
+                    if !self.input.fill(capacity).map_err(StreamError::Read)? {
+                        return Err(self.truncated(what, len).into());
+                    }
                     let kind = CaptureErrorKind::RecordExceedsBuffer { len, capacity };
                     return Err(err(self.offset, kind).into());
                 }
