@@ -459,6 +459,7 @@ impl Board {
             other => other,
         };
         if self.name.is_empty()
+            || self.name.starts_with('.')
             || !self
                 .name
                 .chars()
@@ -467,8 +468,8 @@ impl Board {
             return fail(
                 "name",
                 format!(
-                    "must be a folder name of lowercase letters, digits, '-', '_' and '.', \
-                     got '{}'",
+                    "must be a folder name of lowercase letters, digits, '-', '_' and '.' \
+                     (not first), got '{}'",
                     self.name
                 ),
             );
@@ -956,8 +957,11 @@ mod test {
 
     #[test]
     fn identity_rules() {
-        let (field, rule) = refusal(&edit(RPI4, "name = \"rpi4\"", "name = \"RPi 4\""));
-        assert_eq!(field, "name", "{rule}");
+        for bad in ["RPi 4", "..", ".rpi4", "rpi/4", ""] {
+            let (field, rule) =
+                refusal(&edit(RPI4, "name = \"rpi4\"", &format!("name = \"{bad}\"")));
+            assert_eq!(field, "name", "{bad}: {rule}");
+        }
         let description = RPI4.lines().find(|l| l.starts_with("description")).unwrap();
         let (field, _) = refusal(&edit(RPI4, description, "description = \"\""));
         assert_eq!(field, "description");
