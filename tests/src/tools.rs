@@ -94,7 +94,7 @@ fn send_signal(child: &Child, signal: rustix::process::Signal) {
 
 /// Wait at most `limit` for `child` to exit; on time-out kill it and panic
 /// with `what` and `log()`.
-fn wait_bounded(
+pub fn wait_bounded(
     child: &mut Child,
     limit: Duration,
     what: &str,
@@ -152,7 +152,15 @@ pub fn parse_tcpdump(out: &str) -> Vec<Dumped> {
     for line in out.lines() {
         if let Some(hex) = line.strip_prefix("\t0x") {
             let frame = frames.last_mut().expect("hex dump before a summary line");
-            let (_, words) = hex.split_once(':').expect("hex dump offset");
+            let (offset, words) = hex.split_once(':').expect("hex dump offset");
+            let offset = usize::from_str_radix(offset, 16).expect("hex dump offset");
+            // Some decoders print a hex dump of their own before the
+            // frame's (an unknown ICMPv6 type, say): the last dump from
+            // offset 0 is the frame.
+            if offset == 0 {
+                frame.bytes.clear();
+            }
+            assert_eq!(offset, frame.bytes.len(), "hex dump offset in {line:?}");
             for word in words.split_whitespace() {
                 let digits = word.as_bytes();
                 assert!(digits.len() % 2 == 0, "odd hex word {word:?} in {line:?}");
@@ -352,64 +360,46 @@ impl Capture {
     }
 }
 
-/// A reference capture by a live tcpdump (or tshark) writing a file.
+/// A reference capture: a live tcpdump writing a file.
 #[derive(Debug)]
-pub struct ToolCapture {
+pub struct TcpdumpCapture {
     child: Child,
     stderr: PathBuf,
     /// The file it writes.
     pub file: PathBuf,
 }
 
-impl ToolCapture {
-    /// `tcpdump -i IFACE -w FILE -U --immediate-mode -s 0 -B 4096`; returns
-    /// once tcpdump says it is listening.
-    pub fn tcpdump(scratch: &Scratch, iface: &str, file: &str) -> ToolCapture {
-        let mut cmd = tool("tcpdump");
-        cmd.args([
-            "-i",
-            iface,
-            "-U",
-            "--immediate-mode",
-            "-s",
-            "0",
-            "-B",
-            "4096",
-        ]);
-        Self::start(scratch, cmd, file, &format!("listening on {iface}"))
-    }
-
-    /// `tshark -i IFACE -w FILE -F pcapng`; returns once tshark says it is
-    /// capturing.
-    pub fn tshark(scratch: &Scratch, iface: &str, file: &str) -> ToolCapture {
-        let mut cmd = tool("tshark");
-        cmd.args(["-i", iface, "-F", "pcapng", "-B", "4"]);
-        Self::start(scratch, cmd, file, &format!("Capturing on '{iface}'"))
-    }
-
-    fn start(scratch: &Scratch, mut cmd: Command, file: &str, ready: &str) -> ToolCapture {
+impl TcpdumpCapture {
+    /// `tcpdump -i IFACE -w FILE -U --immediate-mode -s 0 -B 65536`, FILE in
+    /// `scratch`; returns once tcpdump says it is listening. (In immediate
+    /// mode libpcap uses a TPACKET_V2 ring of snaplen-sized frames: `-B
+    /// 4096` would hold only 16 frames of 256 KiB, too few for the bursts
+    /// the tests send.)
+    pub fn start(scratch: &Scratch, iface: &str, file: &str) -> TcpdumpCapture {
         let stderr = scratch.path(&format!("{file}.stderr"));
         let file = scratch.path(file);
-        let child = cmd
-            .arg("-w")
+        let child = tool("tcpdump")
+            .args(["-i", iface, "-U", "--immediate-mode", "-s", "0"])
+            .args(["-B", "65536", "-w"])
             .arg(&file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
-            .expect("start the reference capture");
-        let mut c = ToolCapture {
+            .expect("start tcpdump");
+        let mut c = TcpdumpCapture {
             child,
             stderr,
             file,
         };
+        let ready = format!("listening on {iface}");
         let up = wait_until(Duration::from_secs(10), || {
-            c.log().contains(ready) || c.child.try_wait().ok().flatten().is_some()
+            c.log().contains(&ready) || c.child.try_wait().ok().flatten().is_some()
         });
-        if !(up && c.log().contains(ready)) {
+        if !(up && c.log().contains(&ready)) {
             let _ = c.child.kill();
             let _ = c.child.wait();
-            panic!("{:?} never printed {ready:?}: {}", cmd, c.log());
+            panic!("tcpdump -i {iface} never printed {ready:?}: {}", c.log());
         }
         c
     }
@@ -418,32 +408,43 @@ impl ToolCapture {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// How many frames the file holds so far (as far as tcpdump can read).
+    /// How many frames the file holds so far (as far as tcpdump can read):
+    /// the lines that start with a timestamp (some decoders add indented
+    /// lines, even with `-q`).
     pub fn frames_so_far(&self) -> usize {
         tool("tcpdump")
             .arg("-r")
             .arg(&self.file)
-            .args(["-nn", "-q"])
+            .args(["-nn", "-q", "-tt"])
             .stderr(Stdio::null())
             .output()
-            .map(|o| o.stdout.iter().filter(|&&b| b == b'\n').count())
+            .map(|o| {
+                o.stdout
+                    .split(|&b| b == b'\n')
+                    .filter(|l| l.first().is_some_and(u8::is_ascii_digit))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
-    /// Wait (at most 10 s) until the file holds `n` frames, then stop the
-    /// tool with SIGINT and wait for it (at most 5 s); its exit status must
-    /// be 0. Returns the file.
+    /// Wait (at most 10 s) until the file holds `n` frames, then stop
+    /// tcpdump with SIGINT and wait for it (at most 5 s); it must exit 0
+    /// having lost no frame. Returns the file.
     pub fn stop_after(mut self, n: usize) -> PathBuf {
         wait_until(Duration::from_secs(10), || self.frames_so_far() >= n);
         send_signal(&self.child, rustix::process::Signal::INT);
         let log = self.stderr.clone();
-        let status = wait_bounded(
-            &mut self.child,
-            Duration::from_secs(5),
-            "capture tool",
-            || std::fs::read_to_string(&log).unwrap_or_default(),
-        );
-        assert!(status.success(), "capture tool: {status}: {}", self.log());
+        let status = wait_bounded(&mut self.child, Duration::from_secs(5), "tcpdump", || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        });
+        let log = self.log();
+        assert!(status.success(), "tcpdump: {status}: {log}");
+        // The reference must be complete, or comparing with it means nothing.
+        let dropped = log
+            .lines()
+            .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+            .map(|n| n.trim().parse::<u64>().expect("tcpdump's drop count"));
+        assert_eq!(dropped, Some(0), "the reference capture lost frames: {log}");
         self.file
     }
 }
@@ -508,6 +509,11 @@ impl Replay {
             stderr,
             started,
         }
+    }
+
+    /// Whether it has exited.
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_some()
     }
 
     /// Wait at most `limit` for it to exit.
@@ -722,6 +728,20 @@ impl Pcapng {
         body.extend_from_slice(&self.order.u32(data.len() as u32));
         body.extend_from_slice(data);
         self.block(3, &body)
+    }
+
+    /// An interface statistics block for `iface`, with `isb_ifdrop`.
+    pub fn isb(&mut self, iface: u32, ifdrop: u64) -> usize {
+        let mut body = Vec::new();
+        body.extend_from_slice(&self.order.u32(iface));
+        body.extend_from_slice(&[0; 8]); // timestamp
+        let drop = match self.order {
+            Order::Little => ifdrop.to_le_bytes(),
+            Order::Big => ifdrop.to_be_bytes(),
+        };
+        self.option(&mut body, 5, &drop);
+        self.option(&mut body, 0, &[]);
+        self.block(5, &body)
     }
 
     /// The file so far.

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use ringtap_tests::corpus::{corpus, MARKED_SRC};
 use ringtap_tests::tools::{
     assert_clean_stderr, assert_same_frames, parse_tcpdump, tcpdump_read, tool, tools_present,
-    tshark_fields, Capture, Dumped, Scratch, ToolCapture, TCPDUMP_DUMP_ARGS,
+    tshark_fields, wait_bounded, Capture, Dumped, Scratch, TcpdumpCapture, TCPDUMP_DUMP_ARGS,
 };
 use ringtap_tests::{frame, in_netns, veth_pair, wait_until, Sender, TEST_ETHERTYPE};
 use rustix::process::Signal;
@@ -270,7 +270,7 @@ fn files_hold_what_tcpdump_sees_with_vlan_tags_restored() {
         for format in ["pcapng", "pcap"] {
             let scratch = Scratch::new("capture-fidelity");
             let file = scratch.path(&format!("ringtap.{format}"));
-            let reference = ToolCapture::tcpdump(&scratch, "cap0", "reference.pcap");
+            let reference = TcpdumpCapture::start(&scratch, "cap0", "reference.pcap");
             let from = SystemTime::now();
             let cap = Capture::start(
                 &scratch,
@@ -278,7 +278,7 @@ fn files_hold_what_tcpdump_sees_with_vlan_tags_restored() {
                 &["--format", format, "--write", path_str(&file)],
                 Stdio::null(),
             );
-            Sender::open("gen0").send_paced(&incoming, 32, Duration::from_millis(2));
+            Sender::open("gen0").send_paced(&incoming, 16, Duration::from_millis(2));
             // The outgoing frames follow only once every incoming one is
             // in, so the order in the file is fixed.
             assert!(
@@ -390,11 +390,11 @@ fn drop_counts_sit_on_the_frames_the_stats_file_names() {
             let mut all = Vec::new();
             std::io::Read::read_to_end(&mut stdout, &mut all).map(|_| all)
         });
-        let frames: Vec<Vec<u8>> = (0..20_300u32)
+        let frames: Vec<Vec<u8>> = (0..50_300u32)
             .map(|i| frame(i, 64, TEST_ETHERTYPE))
             .collect();
         let (before, rest) = frames.split_at(100);
-        let (flood, after) = rest.split_at(20_000);
+        let (flood, after) = rest.split_at(50_000);
         let mut gen = Sender::open("gen0");
         gen.send_paced(before, 1, Duration::from_millis(1));
         gen.send_paced(flood, 256, Duration::ZERO);
@@ -588,12 +588,15 @@ fn stdout_streams_into_tcpdump() {
                 &["--format", format, "--write", "-"],
                 Stdio::piped(),
             );
-            let tcpdump = tool("tcpdump")
+            // tcpdump's output goes to files: a pipe nobody reads would
+            // stall it, then ringtap, whose ring would overflow.
+            let (out, err) = (scratch.path("tcpdump.out"), scratch.path("tcpdump.err"));
+            let mut tcpdump = tool("tcpdump")
                 .args(["-r", "-"])
                 .args(TCPDUMP_DUMP_ARGS)
                 .stdin(Stdio::from(cap.take_stdout()))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+                .stdout(std::fs::File::create(&out).unwrap())
+                .stderr(std::fs::File::create(&err).unwrap())
                 .spawn()
                 .expect("start tcpdump -r -");
             Sender::open("gen0").send_paced(&frames, 16, Duration::from_millis(1));
@@ -606,11 +609,14 @@ fn stdout_streams_into_tcpdump() {
                 end.stderr
             );
             // ringtap has exited, so tcpdump sees the end of its input.
-            let out = tcpdump.wait_with_output().expect("tcpdump -r -");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{format}: tcpdump -r -: {stderr}");
+            let status = wait_bounded(&mut tcpdump, Duration::from_secs(5), "tcpdump -r -", || {
+                std::fs::read_to_string(&err).unwrap_or_default()
+            });
+            let stderr = std::fs::read_to_string(&err).unwrap();
+            assert!(status.success(), "{format}: tcpdump -r -: {stderr}");
             assert_clean_stderr("tcpdump -r -", &stderr);
-            let got = parse_tcpdump(&String::from_utf8_lossy(&out.stdout));
+            let out = std::fs::read(&out).unwrap();
+            let got = parse_tcpdump(&String::from_utf8_lossy(&out));
             assert_same_frames(
                 &format!("{format} through a pipe"),
                 &frames,
