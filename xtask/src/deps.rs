@@ -42,6 +42,10 @@ const TCPDUMP: Package = Package {
     name: "tcpdump",
     programs: &["tcpdump"],
 };
+const TSHARK: Package = Package {
+    name: "tshark",
+    programs: &["tshark"],
+};
 const NETSNIFF_NG: Package = Package {
     name: "netsniff-ng",
     programs: &["netsniff-ng", "trafgen"],
@@ -96,6 +100,7 @@ pub const FOR_TEST: Needs = Needs {
         IPROUTE2,
         ETHTOOL,
         TCPDUMP,
+        TSHARK,
         NETSNIFF_NG,
         UTIL_LINUX,
         QEMU_SYSTEM_ARM,
