@@ -137,8 +137,8 @@ pub struct RxGeometry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TxGeometry {
-    /// TPACKET version of the replay socket. In bridge mode the TX ring
-    /// lives on the port's socket and takes that socket's version.
+    /// TPACKET version of the replay socket. (The bridge sizes its own TX
+    /// rings from the egress MTU.)
     pub tpacket: Tpacket,
     /// `tp_block_size`.
     pub block_size: u32,

@@ -14,6 +14,7 @@ use ringtap_core::pcapng::{CaptureReader, Record};
 use ringtap_core::vlan;
 use ringtap_linux::TxError;
 
+use crate::board::Board;
 use crate::bridge::config::{self, parse_count, tx_request};
 use crate::bridge::port::{self, TxPort};
 use crate::Failure;
@@ -35,7 +36,7 @@ before the first frame is sent.";
 pub struct ReplayArgs {
     /// Interface to send on
     #[arg(long, value_name = "IF")]
-    pub out: String,
+    pub out: Option<String>,
     /// pcap or pcapng file
     #[arg(long, value_name = "PATH")]
     pub read: PathBuf,
@@ -54,6 +55,12 @@ pub struct ReplayArgs {
     /// Stop after N frames
     #[arg(long, value_name = "N")]
     pub count: Option<String>,
+    /// TX ring and port from a built-in board profile ([replay], ports.out)
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub board: Option<String>,
+    /// TX ring and port from a board profile file
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// When each frame is due.
@@ -238,14 +245,44 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let bytes = std::fs::read(&args.read)
         .map_err(|e| Failure::Usage(format!("--read {shown}: cannot read the file: {e}")))?;
     let contents = check(&bytes, &shown)?;
-    let out = config::port("--out", &args.out)?;
+    let board = match (&args.board, &args.config) {
+        (Some(name), _) => Some(Board::named(name)),
+        (None, Some(path)) => Some(Board::from_file(path)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let out_name = match (&args.out, &board) {
+        (Some(p), _) => p.clone(),
+        (None, Some(b)) => b.ports.out.clone(),
+        (None, None) => {
+            return Err(Failure::Usage(
+                "--out IF is required (or a --board/--config with ports.out)".into(),
+            ))
+        }
+    };
+    let out = config::port("--out", &out_name)?;
     let word = ringtap_linux::kernel_word();
-    let req = tx_request(out.mtu, word);
+    // The board's [replay] ring, or one sized from the MTU.
+    let req = match &board {
+        Some(b) => b.tx_request(b.replay.tpacket.version()),
+        None => tx_request(out.mtu, word),
+    };
     let layout = req
         .validate(ringtap_linux::page_size(), word)
-        .map_err(|e| crate::plan::refused_by(e, "the MTU of --out (the TX ring follows it)"))?;
-    let port = port::open_tx(&args.out, &req, layout)
-        .map_err(|e| Failure::Runtime(format!("TX ring on {}: {e}", args.out)))?;
+        .map_err(|e| crate::plan::refused_by(e, "replay.frame_size / block_size / block_nr"))?;
+    let room = req.frame_size - req.version.tx_data_offset(word);
+    let longest = out.mtu + 18;
+    if room < longest {
+        return Err(Failure::Usage(format!(
+            "replay.frame_size {}: a TX frame holds {room} bytes, but {out_name} (MTU {}) takes \
+             frames of up to {longest} [rule: a TX frame must hold the longest frame the port \
+             sends]; raise replay.frame_size",
+            req.frame_size, out.mtu
+        )));
+    }
+    let port = port::open_tx(&out_name, &req, layout)
+        .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
 
     let stop = crate::signals::stop()?;
     let mut tx = Transmitter { port, queued: 0 };

@@ -649,3 +649,46 @@ fn damaged_files_exit_2_naming_the_offset_and_send_nothing() {
         }
     });
 }
+
+/// `--config`: a board profile supplies the port (`ports.out`) and the TX
+/// ring (`[replay]`).
+#[test]
+fn a_board_profile_supplies_port_and_ring() {
+    let _serial = one_at_a_time();
+    in_netns("replay board profile", || {
+        veth_pair("rp0", "sink0", 1500);
+        let scratch = Scratch::new("replay-profile");
+        let profile = scratch.path("board.toml");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../boards/x86_64-host/board.toml"
+        ))
+        .unwrap()
+        .replace("name = \"x86_64-host\"", "name = \"test-board\"")
+        .replace("out = \"veth1\"", "out = \"rp0\"");
+        std::fs::write(&profile, text).unwrap();
+        let frames: Vec<Vec<u8>> = (0..20u32).map(|i| frame(i, 100, TEST_ETHERTYPE)).collect();
+        let file = scratch.path("twenty.pcap");
+        std::fs::write(
+            &file,
+            pcap(
+                Order::Little,
+                false,
+                65535,
+                &stamped(&frames, Duration::from_millis(1)),
+            ),
+        )
+        .unwrap();
+        let mut sink = Receiver::open("sink0");
+        let args = ["--config", path_str(&profile), "--read", path_str(&file)];
+        let mut replay = Replay::start(&scratch, &args);
+        collect_while_running(&mut sink, &mut replay, frames.len());
+        let done = replay.finish(Duration::from_secs(20));
+        assert!(done.status.success(), "{}: {}", done.status, done.stderr);
+        assert_same_frames(
+            "profile port",
+            &frames,
+            sink.settle(Duration::from_millis(200)),
+        );
+    });
+}
