@@ -21,7 +21,8 @@ const HELP: &str = "\
 Usage: cargo xtask <task> [options]
 
 Tasks:
-  test    everything the README promises: deps, fmt, clippy, unit, netns, arm
+  test    everything the README promises: deps, fmt, clippy, unit, netns, arm,
+          boards, vm
           (`cargo xtask test --help` for options)
   deps    check for, and as root install, the tools the tests and demo need
   build   static release binary for a board, stripped, size-checked, run
