@@ -15,13 +15,14 @@ mod vm;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 
 const HELP: &str = "\
 Usage: cargo xtask <task> [options]
 
 Tasks:
-  test    everything the README promises: deps, fmt, clippy, unit, netns, arm
+  test    everything the README promises: deps, fmt, clippy, unit, netns, arm,
+          boards, vm
           (`cargo xtask test --help` for options)
   deps    check for, and as root install, the tools the tests and demo need
   build   static release binary for a board, stripped, size-checked, run
@@ -224,6 +225,12 @@ impl Cmd {
         wrapped
     }
 
+    /// Runs the command in `dir` instead of the workspace root.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
     /// Does not echo the command (for read-only queries).
     pub fn quiet(mut self) -> Self {
         self.echo = false;
@@ -277,6 +284,29 @@ impl Cmd {
             .map_err(|e| self.cannot_start(&e))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         Ok((out.status, stdout))
+    }
+
+    /// Runs the command and returns its exit status, stdout and stderr.
+    pub fn output_and_stderr(mut self) -> Result<(ExitStatus, String, String)> {
+        self.announce();
+        let out = self
+            .command
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.cannot_start(&e))?;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        Ok((out.status, text(&out.stdout), text(&out.stderr)))
+    }
+
+    /// Starts the command with its stdin and stdout on pipes (stderr
+    /// inherited) and returns it running.
+    pub fn spawn_piped(mut self) -> Result<Child> {
+        self.announce();
+        self.command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.cannot_start(&e))
     }
 
     /// Runs the command only to see whether it succeeds; on failure returns

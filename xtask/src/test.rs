@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything the README promises, in order, stopping at
 //! the first failure.
 
-use crate::{can_unshare_as_user, deps, is_root, target_dir, Cmd, Error, Result};
+use crate::{build, can_unshare_as_user, deps, is_root, target_dir, vm, Cmd, Error, Result};
 
 const HELP: &str = "\
 Usage: cargo xtask test [--skip-deps] [--only STEP]...
@@ -13,6 +13,11 @@ Runs, in order, stopping at the first failure:
   unit    cargo test --workspace --exclude ringtap-tests (unit + doc tests)
   netns   cargo test -p ringtap-tests in network namespaces (root or user namespaces)
   arm     cargo test -p ringtap-core on aarch64 musl and armv7 gnueabihf under qemu-user
+  boards  cargo xtask build for every tier 2 board: static, stripped, within its size
+          budget, `--version`, `--help` and `plan` under qemu-user
+  vm      cargo xtask vm for every tier 1 board: boots it under qemu-system, runs
+          ringtap bridge, ringtap capture and the init script on it (root; the
+          first run downloads the boards' Debian kernels)
 
 Options:
   --skip-deps    do not run the deps step
@@ -28,15 +33,19 @@ enum Step {
     Unit,
     Netns,
     Arm,
+    Boards,
+    Vm,
 }
 
-const ALL_STEPS: [Step; 6] = [
+const ALL_STEPS: [Step; 8] = [
     Step::Deps,
     Step::Fmt,
     Step::Clippy,
     Step::Unit,
     Step::Netns,
     Step::Arm,
+    Step::Boards,
+    Step::Vm,
 ];
 
 impl Step {
@@ -48,6 +57,8 @@ impl Step {
             Step::Unit => "unit",
             Step::Netns => "netns",
             Step::Arm => "arm",
+            Step::Boards => "boards",
+            Step::Vm => "vm",
         }
     }
 
@@ -59,6 +70,8 @@ impl Step {
             Step::Unit => "host unit and doc tests",
             Step::Netns => "integration tests in network namespaces",
             Step::Arm => "ringtap-core tests on ARM under qemu-user",
+            Step::Boards => "release binaries of the tier 2 boards",
+            Step::Vm => "the tier 1 boards under qemu-system",
         }
     }
 
@@ -95,7 +108,7 @@ pub fn run(args: &[String]) -> Result {
         match run_step(step) {
             Ok(Outcome::Passed) => passed += 1,
             Ok(Outcome::Skipped(reason)) => {
-                println!("SKIPPED namespace tests: {reason}");
+                println!("SKIPPED {}: {reason}", step.name());
                 skipped += 1;
             }
             Err(err) => {
@@ -199,6 +212,8 @@ fn run_step(step: Step) -> Result<Outcome> {
             .args(["test", "--workspace", "--exclude", "ringtap-tests"])
             .run()?,
         Step::Netns => return namespace_tests(),
+        Step::Boards => return tier_two_boards(),
+        Step::Vm => return board_simulation(),
         Step::Arm => {
             for target in [
                 "aarch64-unknown-linux-musl",
@@ -248,6 +263,56 @@ fn namespace_tests() -> Result<Outcome> {
     Ok(Outcome::Passed)
 }
 
+/// Every tier 2 board's binary, built and checked as `cargo xtask build`
+/// does.
+fn tier_two_boards() -> Result<Outcome> {
+    let mut built = Vec::new();
+    for name in build::board_names()? {
+        if build::Profile::load(&name)?.tier == 2 {
+            built.push(build::build_board(&name)?);
+        }
+    }
+    if built.is_empty() {
+        return Ok(Outcome::Skipped(
+            "no board in boards/ is tier 2".to_string(),
+        ));
+    }
+    println!();
+    for b in &built {
+        println!(
+            "{}: {} bytes of a {} KiB budget",
+            b.profile.name,
+            b.size,
+            b.profile.binary_budget / 1024
+        );
+    }
+    Ok(Outcome::Passed)
+}
+
+/// Every tier 1 board through the board simulation.
+fn board_simulation() -> Result<Outcome> {
+    if let Some(why) = vm::cannot_run() {
+        return Ok(Outcome::Skipped(format!(
+            "{why}; run `cargo xtask test --only vm` as root"
+        )));
+    }
+    let names = vm::emulated_names()?;
+    if names.is_empty() {
+        return Ok(Outcome::Skipped(
+            "no board in boards/ is tier 1".to_string(),
+        ));
+    }
+    let mut reports = Vec::new();
+    for name in &names {
+        reports.push(vm::run_board(name, &vm::Options::default())?);
+    }
+    println!();
+    for report in &reports {
+        print!("{}", report.summary());
+    }
+    Ok(Outcome::Passed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +336,8 @@ mod tests {
     fn only_keeps_the_canonical_order() {
         let steps = parse(&["--only", "arm", "--only=fmt"]).unwrap();
         assert_eq!(steps, Some(vec![Step::Fmt, Step::Arm]));
+        let steps = parse(&["--only", "vm", "--only", "boards"]).unwrap();
+        assert_eq!(steps, Some(vec![Step::Boards, Step::Vm]));
     }
 
     #[test]
@@ -288,7 +355,7 @@ mod tests {
 
     #[test]
     fn summary_mentions_skips_only_when_there_are_some() {
-        assert_eq!(summary(6, 0, 0), "steps: 6 passed, 0 failed");
+        assert_eq!(summary(8, 0, 0), "steps: 8 passed, 0 failed");
         assert_eq!(summary(2, 1, 0), "steps: 2 passed, 1 failed");
         assert_eq!(summary(5, 0, 1), "steps: 5 passed, 0 failed, 1 skipped");
     }

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::Board;
+use super::board::Board;
 use crate::{target_dir, Cmd, Error, Result};
 
 /// Written last, so its presence means the unpacked trees are complete.
@@ -33,7 +33,7 @@ pub struct GuestPackages {
 
 /// The unpacked kernel and BusyBox for `board`, fetched on first use.
 pub fn guest_packages(board: &Board) -> Result<GuestPackages> {
-    let cache = target_dir().join("vm-cache").join(board.debian_arch);
+    let cache = target_dir().join("vm-cache").join(&board.debian_arch);
     let stamp = cache.join(STAMP);
     let download = if stamp.is_file() {
         println!(
@@ -92,7 +92,7 @@ fn apt_options(arch: &str, apt_dir: &Path) -> Vec<String> {
 
 fn fetch(board: &Board, cache: &Path) -> Result<(u64, f64)> {
     let started = Instant::now();
-    let arch = board.debian_arch;
+    let arch = board.debian_arch.as_str();
     if crate::deps::find_program("apt-get").is_none() {
         return Err(Error::Failed(format!(
             "cargo xtask vm fetches the guest kernel ({}) and busybox-static for {arch} with \
@@ -117,7 +117,8 @@ fn fetch(board: &Board, cache: &Path) -> Result<(u64, f64)> {
     let update = Cmd::new("apt-get").args(&options).arg("update").run();
     let resolve = Cmd::new("apt-cache")
         .args(&options)
-        .args(["show", "--no-all-versions", board.kernel_package])
+        .args(["show", "--no-all-versions"])
+        .arg(&board.kernel_package)
         .output()
         .and_then(|show| {
             kernel_image_package(&show).ok_or_else(|| {
@@ -142,14 +143,14 @@ fn fetch(board: &Board, cache: &Path) -> Result<(u64, f64)> {
     };
     println!("vm: {} resolves to {kernel}", board.kernel_package);
 
-    let mut download = Cmd::new("apt-get")
+    // `apt-get download` writes into the current directory.
+    println!("vm: (in {})", debs.display());
+    Cmd::new("apt-get")
         .args(&options)
         .arg("download")
-        .args([format!("{kernel}:{arch}"), format!("busybox-static:{arch}")]);
-    // `apt-get download` writes into the current directory.
-    download.command.current_dir(&debs);
-    println!("vm: (in {})", debs.display());
-    download.run()?;
+        .args([format!("{kernel}:{arch}"), format!("busybox-static:{arch}")])
+        .current_dir(&debs)
+        .run()?;
 
     let mut bytes = 0;
     let mut stamp = String::new();
@@ -248,6 +249,17 @@ pub(super) fn remove_dir(dir: &Path) -> Result {
         Err(e) => Err(Error::Failed(format!(
             "cannot remove {}: {e}",
             dir.display()
+        ))),
+    }
+}
+
+pub(super) fn remove_file(path: &Path) -> Result {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::Failed(format!(
+            "cannot remove {}: {e}",
+            path.display()
         ))),
     }
 }

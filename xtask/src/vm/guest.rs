@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -29,14 +29,7 @@ impl Guest {
     pub fn start(qemu: Cmd, log: &Path) -> Result<Guest> {
         let mut log_file = File::create(log)
             .map_err(|e| Error::Failed(format!("cannot create {}: {e}", log.display())))?;
-        println!("$ {}", qemu.shown());
-        let shown = qemu.shown();
-        let mut command = qemu.command;
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Failed(format!("cannot run `{shown}`: {e}")))?;
+        let mut child = qemu.spawn_piped()?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();

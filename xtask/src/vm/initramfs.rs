@@ -1,6 +1,7 @@
 //! The guest's initramfs: BusyBox as init (`boards/vm/init`), the kernel
-//! modules the guest loads at boot, ringtap, the stand-in forwarder, the
-//! board profile and the job, packed with `cpio -H newc` and gzip.
+//! modules the guest loads at boot, the board's `cargo xtask dist` tarball
+//! unpacked at the root (ringtap, its board profile, its init script) and
+//! the job, packed with `cpio -H newc` and gzip.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -10,21 +11,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::fetch::{create_dir, read, remove_dir, write};
-use crate::{Error, Result};
+use crate::{Cmd, Error, Result};
 
 /// Everything that goes into the image.
 #[derive(Debug)]
 pub struct Contents<'a> {
-    /// `boards/vm`: `init` and `kernel-bridge`.
+    /// `boards/vm`, which holds `init`.
     pub guest_files: &'a Path,
     pub busybox: &'a Path,
-    pub ringtap: &'a Path,
+    /// The board's `cargo xtask dist` tarball, unpacked at `/` as an image
+    /// build would install it.
+    pub dist_tarball: &'a Path,
+    /// `/etc/default/ringtap`, the init script's settings.
+    pub ringtap_defaults: &'a str,
     /// `lib/modules/<release>` of the unpacked kernel package.
     pub modules_dir: &'a Path,
     /// Modules to load at boot; their dependencies are added before them.
     pub modules: &'a [&'a str],
-    /// `boards/<board>/board.toml`, when the board has one.
-    pub board_profile: Option<&'a Path>,
     /// Shell commands for `/etc/ringtap/job`.
     pub job: &'a str,
     /// Offer a shell on the console after the job (`/etc/ringtap/keep`).
@@ -50,10 +53,13 @@ pub fn build(work: &Path, contents: &Contents<'_>) -> Result<Image> {
         "usr/bin",
         "lib/modules",
         "etc/ringtap",
+        "etc/default",
         "proc",
         "sys",
         "dev",
         "tmp",
+        "var/log",
+        "var/run",
     ] {
         create_dir(&stage.join(dir))?;
     }
@@ -62,16 +68,17 @@ pub fn build(work: &Path, contents: &Contents<'_>) -> Result<Image> {
         &stage.join("init"),
         0o755,
     )?;
-    install(
-        &contents.guest_files.join("kernel-bridge"),
-        &stage.join("usr/bin/kernel-bridge"),
-        0o755,
-    )?;
     install(contents.busybox, &stage.join("bin/busybox"), 0o755)?;
-    install(contents.ringtap, &stage.join("usr/bin/ringtap"), 0o755)?;
-    if let Some(profile) = contents.board_profile {
-        install(profile, &stage.join("etc/ringtap/board.toml"), 0o644)?;
-    }
+    Cmd::new("tar")
+        .args(["--extract", "--gzip", "--file"])
+        .arg(contents.dist_tarball)
+        .arg("--directory")
+        .arg(&stage)
+        .run()?;
+    write(
+        &stage.join("etc/default/ringtap"),
+        contents.ringtap_defaults,
+    )?;
 
     let modules = ModuleTree::scan(contents.modules_dir)?;
     let order = modules.load_order(contents.modules)?;

@@ -489,6 +489,17 @@ fn queue(sock: &PacketSocket, ring: &mut MappedRing, f: &[u8]) -> Result {
     }
 }
 
+/// Send `frames` into `IN_TAP` at `rate` frames per second, without probes
+/// and without looking at `OUT_TAP` (for a guest that only receives).
+/// Returns how long the sending took.
+pub fn send_only(ns: &Netns, frames: &[Vec<u8>], rate: u32) -> Result<Duration> {
+    ns.in_thread(|| {
+        let (sock, mut ring) = tx_socket(IN_TAP)?;
+        let (_, time) = offer_paced(&sock, &mut ring, Offer::Corpus { frames, rate })?;
+        Ok(time)
+    })?
+}
+
 fn send(offer: Offer<'_>, shared: &Shared, start: Instant) -> Result<Sent> {
     let (sock, mut ring) = tx_socket(IN_TAP)?;
 
@@ -516,49 +527,7 @@ fn send(offer: Offer<'_>, shared: &Shared, start: Instant) -> Result<Sent> {
         }
     }
 
-    let (rate, limit, count) = match offer {
-        Offer::Corpus { frames, rate } => (rate, None, frames.len()),
-        Offer::Flood { rate, seconds } => {
-            (rate, Some(Duration::from_secs_f64(seconds)), usize::MAX)
-        }
-    };
-    let interval = 1.0 / f64::from(rate.max(1));
-    let sending = Instant::now();
-    let mut unkicked = 0;
-    let mut frames = 0;
-    while frames < count {
-        let elapsed = sending.elapsed();
-        if limit.is_some_and(|l| elapsed >= l) {
-            break;
-        }
-        let due = Duration::from_secs_f64(frames as f64 * interval);
-        if due > elapsed {
-            kick(&sock)?;
-            unkicked = 0;
-            std::thread::sleep(due - elapsed);
-        }
-        match offer {
-            Offer::Corpus { frames: list, .. } => queue(&sock, &mut ring, &list[frames])?,
-            Offer::Flood { .. } => {
-                let f = frame(
-                    Kind::Flood,
-                    frames as u32,
-                    FLOOD_LEN,
-                    DESTINATIONS[0],
-                    Tags::None,
-                );
-                queue(&sock, &mut ring, &f)?;
-            }
-        }
-        frames += 1;
-        unkicked += 1;
-        if unkicked >= 32 {
-            kick(&sock)?;
-            unkicked = 0;
-        }
-    }
-    kick(&sock)?;
-    let time = sending.elapsed();
+    let (frames, time) = offer_paced(&sock, &mut ring, offer)?;
 
     // Wait for the tail: everything back, or quiet for a while.
     let sent_at = Instant::now();
@@ -577,6 +546,58 @@ fn send(offer: Offer<'_>, shared: &Shared, start: Instant) -> Result<Sent> {
         frames,
         time,
     })
+}
+
+/// Queue the offered frames at their rate; returns how many were sent and
+/// how long that took.
+fn offer_paced(
+    sock: &PacketSocket,
+    ring: &mut MappedRing,
+    offer: Offer<'_>,
+) -> Result<(usize, Duration)> {
+    let (rate, limit, count) = match offer {
+        Offer::Corpus { frames, rate } => (rate, None, frames.len()),
+        Offer::Flood { rate, seconds } => {
+            (rate, Some(Duration::from_secs_f64(seconds)), usize::MAX)
+        }
+    };
+    let interval = 1.0 / f64::from(rate.max(1));
+    let sending = Instant::now();
+    let mut unkicked = 0;
+    let mut frames = 0;
+    while frames < count {
+        let elapsed = sending.elapsed();
+        if limit.is_some_and(|l| elapsed >= l) {
+            break;
+        }
+        let due = Duration::from_secs_f64(frames as f64 * interval);
+        if due > elapsed {
+            kick(sock)?;
+            unkicked = 0;
+            std::thread::sleep(due - elapsed);
+        }
+        match offer {
+            Offer::Corpus { frames: list, .. } => queue(sock, ring, &list[frames])?,
+            Offer::Flood { .. } => {
+                let f = frame(
+                    Kind::Flood,
+                    frames as u32,
+                    FLOOD_LEN,
+                    DESTINATIONS[0],
+                    Tags::None,
+                );
+                queue(sock, ring, &f)?;
+            }
+        }
+        frames += 1;
+        unkicked += 1;
+        if unkicked >= 32 {
+            kick(sock)?;
+            unkicked = 0;
+        }
+    }
+    kick(sock)?;
+    Ok((frames, sending.elapsed()))
 }
 
 /// The corpus check: after the probes, exactly the corpus, in order and
@@ -687,7 +708,7 @@ pub fn check_corpus(corpus: &[Vec<u8>], ex: &Exchange) -> Vec<String> {
     problems
 }
 
-fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+pub(super) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
     a.iter()
         .zip(b)
         .position(|(x, y)| x != y)
@@ -696,7 +717,7 @@ fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
 
 /// A frame in a few words: kind, sequence number, length and tags if ours;
 /// otherwise length, EtherType and its first 64 bytes in hex.
-fn describe(f: &[u8]) -> String {
+pub(super) fn describe(f: &[u8]) -> String {
     let tags = match ethertype(f, 12) {
         Some(TPID_8021AD) => " 802.1ad+802.1Q",
         Some(TPID_8021Q) => " 802.1Q",
