@@ -790,7 +790,7 @@ mod test {
         assert_eq!(rx.kind, RingKind::Rx);
         assert_eq!(
             (rx.block_size, rx.block_nr, rx.frame_size),
-            (1 << 20, 4, 2048)
+            (64 << 10, 64, 2048)
         );
         assert_eq!(rx.frame_nr, 2048);
         assert_eq!(rx.retire_blk_tov, 1);
@@ -887,16 +887,12 @@ mod test {
 
     #[test]
     fn kernel_rules_name_the_field() {
-        let (field, rule) = refusal(&edit(
-            RPI4,
-            "block_size = 1048576 ",
-            "block_size = 1048577 ",
-        ));
+        let (field, rule) = refusal(&edit(RPI4, "block_size = 65536 ", "block_size = 65537 "));
         assert_eq!(field, "bridge.block_size");
         assert_eq!(
             rule,
             "the kernel would refuse this ring: block size must be a multiple of the page size \
-             4096, got 1048577 [rule: block-size-page-aligned]"
+             4096, got 65537 [rule: block-size-page-aligned]"
         );
         let capture = "block_nr = 16\nframe_size = 2048";
         let (field, rule) = refusal(&edit(RPI4, capture, "block_nr = 16\nframe_size = 2040"));
@@ -906,7 +902,7 @@ mod test {
         let (field, rule) = refusal(&edit(RPI4, replay, "block_nr = 2\nframe_size = 16"));
         assert_eq!(field, "replay.frame_size");
         assert!(rule.ends_with("[rule: frame-size-min]"), "{rule}");
-        let (field, rule) = refusal(&edit(RPI4, "block_nr = 4\n", "block_nr = 0\n"));
+        let (field, rule) = refusal(&edit(RPI4, "block_nr = 64\n", "block_nr = 0\n"));
         assert_eq!(field, "bridge.block_nr");
         assert_eq!(rule, "must be at least 1 (0 blocks is no ring)");
         // 16 KiB pages: the profile's blocks are still page multiples.

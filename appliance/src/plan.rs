@@ -387,8 +387,8 @@ fn board(args: &PlanArgs) -> Result<String, Failure> {
                 &mut out,
                 "mode",
                 format_args!(
-                    "bridge {} <-> {}{mirror}: each port's socket has this RX ring and the TX \
-                     ring after it",
+                    "bridge {} <-> {}{mirror}: each port has this RX ring and a TX ring (an \
+                     estimate: the bridge sizes its TX rings from the egress MTU)",
                     ports.r#in, ports.out
                 ),
             );

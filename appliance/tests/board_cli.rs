@@ -138,11 +138,11 @@ fn bridge_rings_of_a_board() {
     let expected = [
         "board       rpi4: Raspberry Pi 4 Model B (2 GiB), on-board Ethernet + USB 3 Gigabit \
          adapter (tier 2, aarch64-unknown-linux-musl, 4 cores, 2048 MiB RAM)",
-        "mode        bridge eth0 <-> eth1: each port's socket has this RX ring and the TX ring \
-         after it",
+        "mode        bridge eth0 <-> eth1: each port has this RX ring and a TX ring (an estimate: \
+         the bridge sizes its TX rings from the egress MTU)",
         "ring        PACKET_RX_RING, TPACKET_V3 (tp_hdrlen 68, reserve 0)",
-        "blocks      4 x 1048576 bytes (page size 4096, board rpi4)",
-        "frames      2048 (computed) x 2048 bytes, 512 per block, 0 bytes unused at the end of \
+        "blocks      64 x 65536 bytes (page size 4096, board rpi4)",
+        "frames      2048 (computed) x 2048 bytes, 32 per block, 0 bytes unused at the end of \
          each block",
         "            retire timeout 1 ms; feature_req_word 0x0",
         "ring        PACKET_TX_RING, TPACKET_V3 (tp_hdrlen 68, reserve 0)",
@@ -225,7 +225,7 @@ fn options_override_the_profile() {
         "64K",
     ]);
     assert!(
-        out.contains("blocks      2 x 1048576 bytes (page size 65536, --page-size)"),
+        out.contains("blocks      2 x 65536 bytes (page size 65536, --page-size)"),
         "{out}"
     );
     // The TX ring keeps the profile's size but takes the page size.
@@ -233,7 +233,7 @@ fn options_override_the_profile() {
         "blocks      2 x 1048576 bytes (page size 65536, --page-size)\nframes      1024"
     ));
     assert!(
-        out.contains("2 ports x (RX 2 MiB + TX 2 MiB) = 8 MiB of the 64 MiB"),
+        out.contains("2 ports x (RX 128 KiB + TX 2 MiB) = 4.2 MiB of the 64 MiB"),
         "{out}"
     );
     // V2 in bridge mode: both rings of each port's socket are V2.
@@ -264,7 +264,7 @@ fn refusals_exit_2_and_say_why() {
     let e = usage_error(&["plan", "--board", "beaglebone-black", "--block-size", "2M"]);
     assert_eq!(
         e,
-        "ringtap plan: bridge mode would map 2 ports x (RX 8 MiB + TX 256 KiB) = 16.5 MiB of \
+        "ringtap plan: bridge mode would map 2 ports x (RX 64 MiB + TX 256 KiB) = 128.5 MiB of \
          rings, more than the 8 MiB ring budget of board beaglebone-black (ring_budget_mib); \
          use fewer or smaller blocks\n"
     );
@@ -305,7 +305,7 @@ impl Drop for TempProfile {
 #[test]
 fn config_file_profiles() {
     let rpi4 = std::fs::read_to_string(boards_dir().join("rpi4/board.toml")).unwrap();
-    let mine = TempProfile::new("mine", &rpi4.replace("block_nr = 4\n", "block_nr = 8\n"));
+    let mine = TempProfile::new("mine", &rpi4.replace("block_nr = 64\n", "block_nr = 128\n"));
     let out = ok(&["plan", "--config", mine.arg()]);
     assert!(
         out.contains(&format!("(page size 4096, {})", mine.arg())),
@@ -318,13 +318,13 @@ fn config_file_profiles() {
 
     let bad = TempProfile::new(
         "bad",
-        &rpi4.replace("block_size = 1048576 ", "block_size = \"1M\" "),
+        &rpi4.replace("block_size = 65536 ", "block_size = \"64K\" "),
     );
     let e = usage_error(&["plan", "--config", bad.arg()]);
     assert_eq!(
         e,
         format!(
-            "ringtap plan: {}: bridge.block_size: invalid type: string \"1M\", expected u32 \
+            "ringtap plan: {}: bridge.block_size: invalid type: string \"64K\", expected u32 \
              (line 20, column 14)\n",
             bad.arg()
         )

@@ -17,7 +17,7 @@ root, or unprivileged user namespaces (it then runs under
 `unshare --user --map-root-user`).
 ";
 
-/// The bridge's default RX ring: 8 blocks of 1 MiB, retired after 1 ms.
+/// The bridge's default RX ring: 64 blocks of 128 KiB, retired after 1 ms.
 const PLAN_ARGS: [&str; 13] = [
     "plan",
     "--tpacket",
@@ -25,9 +25,9 @@ const PLAN_ARGS: [&str; 13] = [
     "--ring",
     "rx",
     "--block-size",
-    "1M",
+    "128K",
     "--block-nr",
-    "8",
+    "64",
     "--frame-size",
     "2048",
     "--retire-tov",
@@ -78,7 +78,7 @@ pub fn run(args: &[String]) -> Result {
         &[
             "`ringtap plan` checks the bridge's default TPACKET_V3 RX ring against",
             "the kernel's rules and prints where every block sits in the mapping:",
-            "8 blocks of 1 MiB, retired after 1 ms at the latest. No socket is",
+            "64 blocks of 128 KiB, retired after 1 ms at the latest. No socket is",
             "opened; this is what you run before deploying to a board.",
         ],
     );

@@ -150,12 +150,14 @@ pub struct Defaults {
 }
 
 impl Defaults {
-    /// Without a board: 8 MiB V3 RX rings of 1 MiB blocks retired after
-    /// 1 ms at the latest, so an idle link adds at most 1 ms of latency.
+    /// Without a board: 8 MiB V3 RX rings of 64 blocks of 128 KiB, retired
+    /// after 1 ms at the latest: an idle link adds at most 1 ms of latency,
+    /// and at a low rate (one block per millisecond) the ring still rides
+    /// out a 64 ms stall of its worker.
     pub const HOST: Defaults = Defaults {
         tpacket: Tpacket::V3,
-        block_size: 1 << 20,
-        block_nr: 8,
+        block_size: 128 << 10,
+        block_nr: 64,
         frame_size: None,
         retire_blk_tov_ms: 1,
         ring_budget: None,
