@@ -522,6 +522,9 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         .map(|f| load_filter(f, false))
         .transpose()?;
     let port_info = config::port("--in", &name)?;
+    if let Some(batch) = config::gro_normal_batch().filter(|&b| b > 1) {
+        log::warn(format_args!("{}", config::reorder_warning(batch)));
+    }
     let req = ring_request(args, board.as_ref())?;
     let layout = req
         .validate(ringtap_linux::page_size(), ringtap_linux::kernel_word())

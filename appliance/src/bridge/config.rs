@@ -227,6 +227,8 @@ pub struct Config {
     pub duration: Option<Duration>,
     /// Offloads to switch off now and back on at exit.
     pub offloads_to_restore: Vec<(String, Offload)>,
+    /// `net.core.gro_normal_batch` before `--fix-offloads` set it to 1.
+    pub gro_batch_to_restore: Option<u32>,
     /// Memory all rings take.
     pub ring_bytes: u64,
     /// Where the ring defaults came from, for the start-up message.
@@ -573,6 +575,20 @@ pub fn resolve(
         }
     }
 
+    let gro_batch_to_restore = match gro_normal_batch() {
+        Some(batch) if batch > 1 && args.fix_offloads => {
+            std::fs::write(GRO_NORMAL_BATCH, "1").map_err(|e| {
+                Failure::Runtime(format!("cannot set {GRO_NORMAL_BATCH} to 1: {e}"))
+            })?;
+            Some(batch)
+        }
+        Some(batch) if batch > 1 => {
+            crate::log::warn(format_args!("{}", reorder_warning(batch)));
+            None
+        }
+        _ => None,
+    };
+
     Ok(Config {
         directions,
         mirror,
@@ -584,9 +600,30 @@ pub fn resolve(
         stats_file: args.stats_file.clone(),
         duration,
         offloads_to_restore,
+        gro_batch_to_restore,
         ring_bytes,
         source,
     })
+}
+
+/// The kernel's receive batch (global: it exists only in the initial
+/// network namespace).
+pub const GRO_NORMAL_BATCH: &str = "/proc/sys/net/core/gro_normal_batch";
+
+/// `net.core.gro_normal_batch`, where this namespace can see it.
+pub fn gro_normal_batch() -> Option<u32> {
+    std::fs::read_to_string(GRO_NORMAL_BATCH).ok()?.trim().parse().ok()
+}
+
+/// Why a receive batch above 1 matters to a bridge or a capture.
+pub fn reorder_warning(batch: u32) -> String {
+    format!(
+        "net.core.gro_normal_batch is {batch}: a NIC driver that receives in batches hands \
+         VLAN-tagged frames to packet sockets ahead of untagged frames received before them in \
+         the same batch (net/core/dev.c), so ringtap would see them reordered; \
+         `sysctl -w net.core.gro_normal_batch=1` (or `ringtap bridge --fix-offloads`) keeps the \
+         wire order"
+    )
 }
 
 /// Without a board's budget: half of the machine's memory.

@@ -178,6 +178,14 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Vec<(Worker, usize)
 }
 
 fn restore_offloads(cfg: &Config) {
+    if let Some(batch) = cfg.gro_batch_to_restore {
+        if let Err(e) = std::fs::write(config::GRO_NORMAL_BATCH, batch.to_string()) {
+            log::warn(format_args!(
+                "cannot set {} back to {batch}: {e}",
+                config::GRO_NORMAL_BATCH
+            ));
+        }
+    }
     for (name, offload) in &cfg.offloads_to_restore {
         if let Err(e) = netdev::set_offload(name, *offload, true) {
             log::warn(format_args!(
