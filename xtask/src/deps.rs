@@ -9,9 +9,10 @@ use crate::{is_root, Cmd, Error, Result};
 const HELP: &str = "\
 Usage: cargo xtask deps
 
-Checks for the rustup components and targets and the Debian packages that
-`cargo xtask test` needs. As root, installs what is missing (rustup, then
-apt-get); otherwise prints the commands to run and fails.
+Checks for the rustup components and targets, the Debian packages and the
+crates.io tools that `cargo xtask test` needs. As root, installs what is
+missing (rustup, apt-get, then cargo install); otherwise prints the commands
+to run and fails.
 ";
 
 /// A Debian package and the programs we use from it (looked for on `PATH`
@@ -79,12 +80,29 @@ const CPIO: Package = Package {
     programs: &["cpio"],
 };
 
+/// A program installed from crates.io with `cargo install` (looked for on
+/// `PATH` and in cargo's own `bin` directory).
+#[derive(Debug)]
+pub struct CargoTool {
+    /// `crate@version requirement`, as `cargo install` takes it.
+    spec: &'static str,
+    program: &'static str,
+}
+
+/// Decodes the `defmt` build's log frames (wire format version 4 is
+/// defmt-print 1.x).
+const DEFMT_PRINT: CargoTool = CargoTool {
+    spec: "defmt-print@^1",
+    program: "defmt-print",
+};
+
 /// What a task needs from the machine.
 #[derive(Debug)]
 pub struct Needs {
     components: &'static [&'static str],
     targets: &'static [&'static str],
     packages: &'static [Package],
+    tools: &'static [CargoTool],
 }
 
 /// Everything `cargo xtask test` uses.
@@ -106,6 +124,7 @@ pub const FOR_TEST: Needs = Needs {
         QEMU_SYSTEM_ARM,
         CPIO,
     ],
+    tools: &[DEFMT_PRINT],
 };
 
 /// What `cargo xtask build --board` and `dist` use: the cross targets and
@@ -118,6 +137,7 @@ pub const FOR_BUILD: Needs = Needs {
         "armv7-unknown-linux-gnueabihf",
     ],
     packages: &[QEMU_USER_STATIC, GCC_ARM, BINUTILS, BINUTILS_AARCH64, FILE],
+    tools: &[],
 };
 
 /// What `cargo xtask vm` uses: the ARM targets for the guest's ringtap
@@ -131,6 +151,7 @@ pub const FOR_VM: Needs = Needs {
         "armv7-unknown-linux-gnueabihf",
     ],
     packages: &[QEMU_SYSTEM_ARM, CPIO, GCC_ARM, IPROUTE2],
+    tools: &[],
 };
 
 /// What `cargo xtask demo` uses besides the host toolchain.
@@ -138,6 +159,7 @@ pub const FOR_DEMO: Needs = Needs {
     components: &[],
     targets: &[],
     packages: &[IPROUTE2, UTIL_LINUX],
+    tools: &[],
 };
 
 /// What `cargo xtask bench` runs: trafgen and netsniff-ng, `ip` for the
@@ -146,6 +168,7 @@ pub const FOR_BENCH: Needs = Needs {
     components: &[],
     targets: &[],
     packages: &[IPROUTE2, UTIL_LINUX, ETHTOOL, NETSNIFF_NG, PROCPS],
+    tools: &[],
 };
 
 pub fn run(args: &[String]) -> Result {
@@ -166,11 +189,16 @@ struct Missing {
     components: Vec<&'static str>,
     targets: Vec<&'static str>,
     packages: Vec<&'static str>,
+    /// `cargo install` specs.
+    tools: Vec<&'static str>,
 }
 
 impl Missing {
     fn is_empty(&self) -> bool {
-        self.components.is_empty() && self.targets.is_empty() && self.packages.is_empty()
+        self.components.is_empty()
+            && self.targets.is_empty()
+            && self.packages.is_empty()
+            && self.tools.is_empty()
     }
 
     fn describe(&self) -> String {
@@ -183,6 +211,9 @@ impl Missing {
         }
         if !self.packages.is_empty() {
             parts.push(format!("Debian packages: {}", self.packages.join(" ")));
+        }
+        if !self.tools.is_empty() {
+            parts.push(format!("crates.io tools: {}", self.tools.join(" ")));
         }
         parts.join("; ")
     }
@@ -204,6 +235,10 @@ impl Missing {
                 .args(&self.packages)
                 .env("DEBIAN_FRONTEND", "noninteractive");
             cmds.push((true, install));
+        }
+        if !self.tools.is_empty() {
+            let install = Cmd::cargo().args(["install", "--locked"]).args(&self.tools);
+            cmds.push((false, install));
         }
         cmds
     }
@@ -292,6 +327,12 @@ fn find_missing(needs: &Needs) -> Result<Missing> {
         missing.targets = not_in_list(needs.targets, &installed, false);
     }
     missing.packages = missing_packages(needs.packages)?;
+    missing.tools = needs
+        .tools
+        .iter()
+        .filter(|t| find_program(t.program).is_none())
+        .map(|t| t.spec)
+        .collect();
     Ok(missing)
 }
 
@@ -348,15 +389,26 @@ fn dpkg_says_installed(listed: &str, name: &str) -> bool {
     })
 }
 
-/// Looks `program` up on `PATH`, and in the sbin directories a non-root
-/// user's `PATH` often lacks (Debian puts `ethtool` there).
+/// Looks `program` up on `PATH`, in the sbin directories a non-root user's
+/// `PATH` often lacks (Debian puts `ethtool` there), and in the directory
+/// `cargo install` puts programs in.
 pub fn find_program(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
     std::env::split_paths(&path)
         .chain(sbin)
+        .chain(cargo_bin_dir())
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
+}
+
+/// `$CARGO_HOME/bin`, by default `~/.cargo/bin`.
+fn cargo_bin_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
+    Some(home.join("bin"))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -404,6 +456,7 @@ mod tests {
             components: vec!["clippy"],
             targets: vec![],
             packages: vec!["ethtool", "tcpdump"],
+            tools: vec!["defmt-print@^1"],
         };
         let lines = missing.instructions();
         assert!(lines[0].starts_with("rustup component add "));
@@ -414,6 +467,7 @@ mod tests {
                 "sudo apt-get update",
                 "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
                  ethtool tcpdump",
+                "cargo install --locked 'defmt-print@^1'",
             ]
         );
     }
