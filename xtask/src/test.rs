@@ -9,7 +9,7 @@ Usage: cargo xtask test [--skip-deps] [--only STEP]...
 Runs, in order, stopping at the first failure:
   deps    check for (as root: install) rustup components/targets and Debian packages
   fmt     cargo fmt --all -- --check
-  clippy  cargo clippy, whole workspace and ringtap-core with `defmt`, -D warnings
+  clippy  cargo clippy, whole workspace, and ringtap-core and ringtap with `defmt`, -D warnings
   unit    cargo test --workspace --exclude ringtap-tests (unit + doc tests)
   netns   cargo test -p ringtap-tests in network namespaces (root or user namespaces)
   arm     cargo test -p ringtap-core on aarch64 musl and armv7 gnueabihf under qemu-user
@@ -203,9 +203,17 @@ fn run_step(step: Step) -> Result<Outcome> {
                     "warnings",
                 ])
                 .run()?;
+            // The defmt feature: the core's derives and the binary's logger.
             Cmd::cargo()
-                .args(["clippy", "-p", "ringtap-core", "--all-targets"])
-                .args(["--features", "defmt", "--", "-D", "warnings"])
+                .args(["clippy", "-p", "ringtap-core", "-p", "ringtap"])
+                .args([
+                    "--all-targets",
+                    "--features",
+                    "defmt",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
                 .run()?;
         }
         Step::Unit => Cmd::cargo()

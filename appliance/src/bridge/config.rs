@@ -612,7 +612,11 @@ pub const GRO_NORMAL_BATCH: &str = "/proc/sys/net/core/gro_normal_batch";
 
 /// `net.core.gro_normal_batch`, where this namespace can see it.
 pub fn gro_normal_batch() -> Option<u32> {
-    std::fs::read_to_string(GRO_NORMAL_BATCH).ok()?.trim().parse().ok()
+    std::fs::read_to_string(GRO_NORMAL_BATCH)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Why a receive batch above 1 matters to a bridge or a capture.
