@@ -837,11 +837,11 @@ impl Process {
     fn start(cmd: Cmd, log: PathBuf) -> Result<Process> {
         cmd.announce();
         let shown = cmd.shown();
-        let open_log = || {
-            fs::File::create(&log)
-                .map_err(|e| Error::Failed(format!("cannot create {}: {e}", log.display())))
-        };
-        let (stdout, stderr) = (open_log()?, open_log()?);
+        let cannot = |e| Error::Failed(format!("cannot create {}: {e}", log.display()));
+        let stdout = fs::File::create(&log).map_err(cannot)?;
+        // One open file shared by both streams, so they append to one
+        // offset instead of writing over each other from two.
+        let stderr = stdout.try_clone().map_err(cannot)?;
         let mut command = cmd.command;
         let child = command
             .stdin(Stdio::null())
