@@ -206,10 +206,10 @@ impl Bench<'_> {
             capturer.name(),
             capturer.extension()
         ));
-        let stats_file = self
-            .out_dir
-            .join("stats")
-            .join(format!("ringtap-{run_name}.json"));
+        // On the tmpfs too: ringtap rewrites it every second from the
+        // thread that empties the ring, which a busy disk would stall.
+        let stats_name = format!("ringtap-{run_name}.json");
+        let stats_file = scratch.dir.join(&stats_name);
 
         let cmd = self.capturer_command(capturer, &file, &stats_file)?;
         let mut process = Process::start(cmd, log(capturer.name()))?;
@@ -240,22 +240,21 @@ impl Bench<'_> {
                 process.log.display()
             )));
         }
+        let output = || read_text(&process.log.display().to_string());
         let kernel_drops = match capturer {
             Capturer::Ringtap => {
-                let stats = read_text(&stats_file.display().to_string())?;
+                let kept = self.out_dir.join("stats").join(&stats_name);
+                move_file(&stats_file, &kept)?;
+                let stats = read_text(&kept.display().to_string())?;
                 Some(json_whole_number(&stats, "kernel_drops").ok_or_else(|| {
                     Error::Failed(format!(
                         "{}: no whole number under \"kernel_drops\" in {stats:?}",
-                        stats_file.display()
+                        kept.display()
                     ))
                 })?)
             }
-            Capturer::Tcpdump => {
-                tcpdump_kernel_drops(&read_text(&process.log.display().to_string())?)
-            }
-            Capturer::NetsniffNg => {
-                netsniff_kernel_drops(&read_text(&process.log.display().to_string())?)
-            }
+            Capturer::Tcpdump => tcpdump_kernel_drops(&output()?),
+            Capturer::NetsniffNg => netsniff_kernel_drops(&output()?),
         };
         if kernel_drops.is_none() {
             println!(
@@ -351,6 +350,19 @@ fn wait_until_idle(process: &Process) -> Result {
     Ok(())
 }
 
+/// Moves `from` to `to` on another file system.
+fn move_file(from: &Path, to: &Path) -> Result {
+    fs::copy(from, to).map_err(|e| {
+        Error::Failed(format!(
+            "cannot copy {} to {}: {e}",
+            from.display(),
+            to.display()
+        ))
+    })?;
+    fs::remove_file(from)
+        .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", from.display())))
+}
+
 /// trafgen's frames (by their source address) in the pcap or pcapng file
 /// at `path`.
 fn count_file(path: &Path) -> Result<u64> {
@@ -443,12 +455,14 @@ impl Sample {
         self.in_file as f64 / self.seconds
     }
 
-    /// The share of offered frames missing from the file, 0 to 1.
+    /// The share of the frames trafgen sent (offered and refused) that are
+    /// missing from the file, 0 to 1.
     fn loss(&self) -> f64 {
-        if self.offered == 0 {
+        let sent = self.offered + self.refused;
+        if sent == 0 {
             return 0.0;
         }
-        self.offered.saturating_sub(self.in_file) as f64 / self.offered as f64
+        sent.saturating_sub(self.in_file) as f64 / sent as f64
     }
 
     /// Every frame trafgen sent is in the file: none missing, none refused.
@@ -718,15 +732,19 @@ fn table(rows: &[Row]) -> String {
             fixed(s.process_per_million),
         );
     }
-    text.push_str(&format!(
-        "Medians over the repetitions of {FRAME_BYTES}-byte frames. offered and in file: frames/s; \
-         refused and k.drops: frames.\nrefused: dut0's receive backlog on CPU {DUT_CPU} was full, \
-         so no capturer saw them (a run with any is not lossless).\nk.drops: the kernel's \
-         ring-full drops as the capturer reports them. Per million frames in the file:\nCPU = \
-         busy seconds of CPU {DUT_CPU} (all of it, other programs included), irq = its irq + \
-         softirq part,\nproc = the capturer process alone (may include softirq work done in its \
-         time).\n"
-    ));
+    let _ = writeln!(
+        text,
+        "Medians over the repetitions; offered and in file in frames/s, refused and k.drops in \
+         frames.\n\
+         refused: frames dut0 turned away, its receive backlog on CPU {DUT_CPU} full; no capturer \
+         saw them.\n\
+         loss: the share of the frames sent (offered + refused) missing from the file.\n\
+         k.drops: the kernel's ring-full drops as the capturer reports them.\n\
+         Per million frames in the file: CPU = busy seconds of CPU {DUT_CPU} (all of it, other \
+         programs included),\n\
+         irq = its irq + softirq part, proc = the capturer process alone (may include softirq \
+         work done in its time)."
+    );
     text
 }
 
@@ -1110,6 +1128,7 @@ tcpdump: listening on dut0, link-type EN10MB (Ethernet), snapshot length 262144 
         assert!(!sample(1000, 999, 0).lossless());
         assert!(!sample(1000, 1000, 1).lossless(), "refused frames are lost");
         assert_eq!(sample(1000, 750, 0).loss(), 0.25);
+        assert_eq!(sample(900, 900, 100).loss(), 0.1, "refused frames count");
         assert_eq!(sample(0, 0, 0).loss(), 0.0);
     }
 
