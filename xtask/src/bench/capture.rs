@@ -217,6 +217,7 @@ impl Bench<'_> {
 
         let before = lab.counters()?;
         let cpus_before = cpu_pair()?;
+        let window_started = Instant::now();
         let process_before = process.cpu_ticks()?;
         let case = Case {
             frame_bytes: FRAME_BYTES,
@@ -227,6 +228,7 @@ impl Bench<'_> {
         let after = lab.counters()?;
         wait_until_idle(&process)?;
         let cpus_after = cpu_pair()?;
+        let window_s = window_started.elapsed().as_secs_f64();
         let process_after = process.cpu_ticks()?;
         sleep(LAST_BLOCK_WAIT.saturating_sub(trafgen_stopped.elapsed()));
 
@@ -285,6 +287,7 @@ impl Bench<'_> {
             kernel_drops,
             cpu_s: cpu_seconds(|t| t.busy),
             interrupt_s: cpu_seconds(|t| t.interrupt),
+            window_s,
             process_s: process_after.saturating_sub(process_before) as f64 / self.ticks_per_second,
         })
     }
@@ -442,6 +445,8 @@ struct Sample {
     cpu_s: f64,
     /// The irq + softirq part of it.
     interrupt_s: f64,
+    /// How long that span was.
+    window_s: f64,
     /// utime + stime of the capturer over the same span.
     process_s: f64,
 }
@@ -470,6 +475,15 @@ impl Sample {
         self.in_file >= self.offered && self.refused == 0
     }
 
+    /// The share of the capture CPU's time that went to neither the
+    /// capturer nor interrupt work: other programs, which the CPU figures
+    /// include. Approximate: with tick-based accounting, softirq work done
+    /// in the capturer's time may be counted twice, making this smaller.
+    fn other_share(&self) -> f64 {
+        let other = self.cpu_s - self.interrupt_s - self.process_s;
+        (other / self.window_s).clamp(0.0, 1.0)
+    }
+
     /// Seconds per million frames in the file (infinite when it is empty).
     fn per_million(&self, cpu_seconds: f64) -> f64 {
         cpu_seconds * 1e6 / self.in_file as f64
@@ -478,7 +492,7 @@ impl Sample {
     fn describe(&self) -> String {
         format!(
             "offered {} fps, refused {}, in file {} fps, loss {:.2}%, kernel drops {}; \
-             per Mframe: CPU {DUT_CPU} busy {} s, irq {} s, process {} s",
+             per Mframe: CPU {DUT_CPU} busy {} s, irq {} s, process {} s; other work {:.0}%",
             format_rate(self.offered_rate()),
             self.refused,
             format_rate(self.file_rate()),
@@ -488,6 +502,7 @@ impl Sample {
             fixed(self.per_million(self.cpu_s)),
             fixed(self.per_million(self.interrupt_s)),
             fixed(self.per_million(self.process_s)),
+            self.other_share() * 100.0,
         )
     }
 }
@@ -512,6 +527,7 @@ struct Summary {
     cpu_per_million: f64,
     interrupt_per_million: f64,
     process_per_million: f64,
+    other_share: f64,
     /// More than half of the runs were lossless.
     lossless: bool,
 }
@@ -532,6 +548,7 @@ fn summarize(samples: &[Sample]) -> Option<Summary> {
         cpu_per_million: of(|s| s.per_million(s.cpu_s))?,
         interrupt_per_million: of(|s| s.per_million(s.interrupt_s))?,
         process_per_million: of(|s| s.per_million(s.process_s))?,
+        other_share: of(Sample::other_share)?,
         lossless: 2 * lossless_runs > samples.len(),
     })
 }
@@ -701,7 +718,7 @@ pub(super) fn report(rows: &[Row]) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut text = format!(
-        "{:<11} {:<12} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:<11} {:<12} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6}\n",
         "load",
         "capturer",
         "offered",
@@ -711,7 +728,8 @@ fn table(rows: &[Row]) -> String {
         "k.drops",
         "CPU s/M",
         "irq s/M",
-        "proc s/M"
+        "proc s/M",
+        "other"
     );
     for row in rows {
         let Some(s) = summarize(&row.samples) else {
@@ -719,7 +737,7 @@ fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             text,
-            "{:<11} {:<12} {:>8} {:>8} {:>8} {:>6.2}% {:>8} {:>8} {:>8} {:>8}",
+            "{:<11} {:<12} {:>8} {:>8} {:>8} {:>6.2}% {:>8} {:>8} {:>8} {:>8} {:>5.0}%",
             row.load.label(),
             row.capturer.name(),
             format_rate(s.offered_rate),
@@ -730,6 +748,7 @@ fn table(rows: &[Row]) -> String {
             fixed(s.cpu_per_million),
             fixed(s.interrupt_per_million),
             fixed(s.process_per_million),
+            s.other_share * 100.0,
         );
     }
     let _ = writeln!(
@@ -743,7 +762,10 @@ fn table(rows: &[Row]) -> String {
          Per million frames in the file: CPU = busy seconds of CPU {DUT_CPU} (all of it, other \
          programs included),\n\
          irq = its irq + softirq part, proc = the capturer process alone (may include softirq \
-         work done in its time)."
+         work done in its time).\n\
+         other: the share of CPU {DUT_CPU}'s time that went to other programs; where it is not \
+         near 0, they skew the\nCPU figures and take time from the capturer and from dut0's \
+         receive processing."
     );
     text
 }
@@ -811,7 +833,8 @@ pub(super) fn to_json(info: &RunInfo, rows: &[Row]) -> String {
                 out,
                 "      \"median\": {{\"offered_fps\": {}, \"refused\": {}, \"in_file_fps\": {}, \
                  \"loss\": {}, \"kernel_drops\": {}, \"cpu_s_per_mframe\": {}, \
-                 \"irq_s_per_mframe\": {}, \"process_s_per_mframe\": {}, \"lossless\": {}}},",
+                 \"irq_s_per_mframe\": {}, \"process_s_per_mframe\": {}, \"other_share\": {}, \
+                 \"lossless\": {}}},",
                 json_number(s.offered_rate),
                 json_number(s.refused),
                 json_number(s.file_rate),
@@ -820,6 +843,7 @@ pub(super) fn to_json(info: &RunInfo, rows: &[Row]) -> String {
                 json_number(s.cpu_per_million),
                 json_number(s.interrupt_per_million),
                 json_number(s.process_per_million),
+                json_number(s.other_share),
                 s.lossless,
             );
         }
@@ -830,7 +854,7 @@ pub(super) fn to_json(info: &RunInfo, rows: &[Row]) -> String {
                 out,
                 "        {{\"seconds\": {}, \"offered\": {}, \"refused\": {}, \"in_file\": {}, \
                  \"kernel_drops\": {}, \"capture_cpu_s\": {}, \"capture_cpu_interrupt_s\": {}, \
-                 \"process_s\": {}}}{comma}",
+                 \"process_s\": {}, \"cpu_window_s\": {}}}{comma}",
                 json_number(s.seconds),
                 s.offered,
                 s.refused,
@@ -839,6 +863,7 @@ pub(super) fn to_json(info: &RunInfo, rows: &[Row]) -> String {
                 json_number(s.cpu_s),
                 json_number(s.interrupt_s),
                 json_number(s.process_s),
+                json_number(s.window_s),
             );
         }
         let comma = if i + 1 < rows.len() { "," } else { "" };
@@ -1119,6 +1144,7 @@ tcpdump: listening on dut0, link-type EN10MB (Ethernet), snapshot length 262144 
             cpu_s: 1.0,
             interrupt_s: 0.5,
             process_s: 0.25,
+            window_s: 2.5,
         }
     }
 
@@ -1130,6 +1156,15 @@ tcpdump: listening on dut0, link-type EN10MB (Ethernet), snapshot length 262144 
         assert_eq!(sample(1000, 750, 0).loss(), 0.25);
         assert_eq!(sample(900, 900, 100).loss(), 0.1, "refused frames count");
         assert_eq!(sample(0, 0, 0).loss(), 0.0);
+        let busy_capturer = Sample {
+            cpu_s: 0.5,
+            ..sample(1000, 1000, 0)
+        };
+        assert_eq!(
+            busy_capturer.other_share(),
+            0.0,
+            "softirq time counted in the capturer's too"
+        );
     }
 
     #[test]
@@ -1147,6 +1182,7 @@ tcpdump: listening on dut0, link-type EN10MB (Ethernet), snapshot length 262144 
         assert_eq!(s.kernel_drops, Some(0.0));
         assert_eq!(s.cpu_per_million, 2.5, "median of 2.5, 5 and 2.5");
         assert_eq!(s.process_per_million, 0.625);
+        assert_eq!(s.other_share, 0.1, "(1 - 0.5 - 0.25) / 2.5");
         let s = summarize(&samples[..2]).unwrap();
         assert!(!s.lossless, "1 of 2 runs is not a majority");
         let unreported = Sample {
