@@ -65,9 +65,10 @@ block after 1 s), then its file is counted and deleted. For each load and
 capturer it prints the median of: offered frames per second, frames
 refused at dut0 (its receive backlog on CPU 1 was full), frames per second
 in the file (trafgen's frames, counted by reading it), loss, the kernel's
-drops as the capturer reports them (ring full), and CPU-seconds per million
+drops as the capturer reports them (ring full), CPU-seconds per million
 frames in the file (all of CPU 1, its irq part, the capturer process
-alone). Then each capturer's lossless rate, the highest offered rate at
+alone), and the share of CPU 1 other programs took during the run. Then
+each capturer's lossless rate, the highest offered rate at
 which the file held every offered frame and none was refused, at that step
 and every step below (a step is lossless when most repetitions were), the
 ratios of ringtap's figures to the others', and whether ringtap's lossless
