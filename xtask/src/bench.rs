@@ -56,23 +56,23 @@ kernel bridge. Results go to <target>/bench/bridge.json.
 
 Capture part: 64-byte frames climbing a ladder of 100k, 200k, 400k and 800k
 fps and flood. Every capturer gets a 32 MiB ring: ringtap 32 blocks of 1 MiB
-(its default, TPACKET_V3), tcpdump `-B 32768` (libpcap's TPACKET_V3 ring;
-no --immediate-mode, which would make libpcap fall back to TPACKET_V2),
+(its default, TPACKET_V3), tcpdump `-B 32768` (libpcap's TPACKET_V3 ring; no
+--immediate-mode, which would make libpcap fall back to TPACKET_V2),
 netsniff-ng `--ring-size 32MiB`. Files go to a tmpfs mounted for the run at
-/tmp/rtbench-capture-PID (default size, half of RAM). A capturer is
-stopped 1.5 s after trafgen (tcpdump's ring hands over a partly filled
-block after 1 s), then its file is counted and deleted. For each load and
-capturer it prints the median of: offered frames per second, frames
-refused at dut0 (its receive backlog on CPU 1 was full), frames per second
-in the file (trafgen's frames, counted by reading it), loss, the kernel's
-drops as the capturer reports them (ring full), CPU-seconds per million
-frames in the file (all of CPU 1, its irq part, the capturer process
-alone), and the share of CPU 1 other programs took during the run. Then
-each capturer's lossless rate, the highest offered rate at
-which the file held every offered frame and none was refused, at that step
-and every step below (a step is lossless when most repetitions were), the
-ratios of ringtap's figures to the others', and whether ringtap's lossless
-rate is at least twice tcpdump's. Results go to <target>/bench/capture.json.
+/tmp/rtbench-capture-PID (default size, half of RAM). A capturer is stopped
+1.5 s after trafgen (tcpdump's ring hands over a partly filled block after a
+second), then its file is counted and deleted. For each load and capturer it
+prints the median of: offered frames per second, send attempts dut0 refused
+(its receive backlog on CPU 1 was full; trafgen sends those frames again),
+frames per second in the file (trafgen's frames, counted by reading it),
+loss, the kernel's drops as the capturer reports them (ring full),
+CPU-seconds per million frames in the file (all of CPU 1, its irq part, the
+capturer process alone), and the share of CPU 1 other programs took during
+the run. Then each capturer's lossless rate, the highest offered rate at
+which the file held every offered frame, at that step and every step below
+(a step is lossless when most repetitions were), the ratios of ringtap's
+figures to the others', and whether ringtap's lossless rate is at least
+twice tcpdump's. Results go to <target>/bench/capture.json.
 
 Program output goes to <target>/bench/logs/, ringtap's stats files to
 <target>/bench/stats/.

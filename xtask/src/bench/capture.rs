@@ -433,8 +433,11 @@ struct Sample {
     seconds: f64,
     /// gen0 tx_packets: frames that reached dut0.
     offered: u64,
-    /// gen0 tx_dropped: frames dut0 turned away because its receive
-    /// backlog on the capture CPU was full; no capturer saw them.
+    /// gen0 tx_dropped: attempts dut0 turned away because its receive
+    /// backlog on the capture CPU was full. af_packet's tpacket_snd puts
+    /// such a frame back to TP_STATUS_SEND_REQUEST in trafgen's TX ring,
+    /// to be sent again, so this is back pressure, which lowers the offered
+    /// rate, not loss.
     refused: u64,
     /// trafgen's frames in the file.
     in_file: u64,
@@ -460,19 +463,17 @@ impl Sample {
         self.in_file as f64 / self.seconds
     }
 
-    /// The share of the frames trafgen sent (offered and refused) that are
-    /// missing from the file, 0 to 1.
+    /// The share of offered frames missing from the file, 0 to 1.
     fn loss(&self) -> f64 {
-        let sent = self.offered + self.refused;
-        if sent == 0 {
+        if self.offered == 0 {
             return 0.0;
         }
-        sent.saturating_sub(self.in_file) as f64 / sent as f64
+        self.offered.saturating_sub(self.in_file) as f64 / self.offered as f64
     }
 
-    /// Every frame trafgen sent is in the file: none missing, none refused.
+    /// Every offered frame is in the file.
     fn lossless(&self) -> bool {
-        self.in_file >= self.offered && self.refused == 0
+        self.in_file >= self.offered
     }
 
     /// The share of the capture CPU's time that went to neither the
@@ -755,9 +756,9 @@ fn table(rows: &[Row]) -> String {
         text,
         "Medians over the repetitions; offered and in file in frames/s, refused and k.drops in \
          frames.\n\
-         refused: frames dut0 turned away, its receive backlog on CPU {DUT_CPU} full; no capturer \
-         saw them.\n\
-         loss: the share of the frames sent (offered + refused) missing from the file.\n\
+         refused: attempts dut0 turned away, its receive backlog on CPU {DUT_CPU} full; trafgen \
+         sends those frames again.\n\
+         loss: the share of the offered frames missing from the file.\n\
          k.drops: the kernel's ring-full drops as the capturer reports them.\n\
          Per million frames in the file: CPU = busy seconds of CPU {DUT_CPU} (all of it, other \
          programs included),\n\
@@ -1149,12 +1150,15 @@ tcpdump: listening on dut0, link-type EN10MB (Ethernet), snapshot length 262144 
     }
 
     #[test]
-    fn a_run_is_lossless_with_every_frame_in_the_file_and_none_refused() {
+    fn a_run_is_lossless_with_every_offered_frame_in_the_file() {
         assert!(sample(1000, 1000, 0).lossless());
         assert!(!sample(1000, 999, 0).lossless());
-        assert!(!sample(1000, 1000, 1).lossless(), "refused frames are lost");
+        assert!(
+            sample(1000, 1000, 50).lossless(),
+            "refused frames are sent again"
+        );
         assert_eq!(sample(1000, 750, 0).loss(), 0.25);
-        assert_eq!(sample(900, 900, 100).loss(), 0.1, "refused frames count");
+        assert_eq!(sample(1000, 750, 50).loss(), 0.25);
         assert_eq!(sample(0, 0, 0).loss(), 0.0);
         let busy_capturer = Sample {
             cpu_s: 0.5,
