@@ -1,13 +1,18 @@
 //! `cargo xtask bench`: how fast `ringtap bridge`, `netsniff-ng --in/--out`
-//! and the kernel bridge forward frames, measured in one namespace topology
-//! and one run so the three can be compared.
+//! and the kernel bridge forward frames, and how fast `ringtap capture`,
+//! `tcpdump -w` and `netsniff-ng --out` write them to a file (the
+//! [`capture`] part), measured in one namespace topology and one run so the
+//! programs can be compared.
 //!
-//! Frames come from trafgen on the generator CPU. The bridge under test and
+//! Frames come from trafgen on the generator CPU. The program under test and
 //! the kernel's receive processing of its ingress port (steered there with
-//! `rps_cpus`) share the other CPU, whose busy time is what a bridge costs.
-//! Counters are read from sysfs inside the namespaces, CPU time from
+//! `rps_cpus`) share the other CPU, whose busy time is what the program
+//! costs. Counters are read from sysfs inside the namespaces, CPU time from
 //! `/proc/stat` and `/proc/PID/stat`.
 
+mod capture;
+
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -16,33 +21,61 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use capture::{Capturer, ALL_CAPTURERS};
+
 use crate::{deps, is_root, target_dir, Cmd, Error, Result};
 
 const HELP: &str = "\
-Usage: cargo xtask bench [--quick] [--seconds N] [--dut NAME]...
+Usage: cargo xtask bench [--quick] [--seconds N] [--only PART] [--dut NAME]...
 
-Measures three bridges in the same topology and run: `ringtap bridge`,
-`netsniff-ng --in dut0 --out dut1` and the kernel bridge. Needs root and at
-least 2 CPUs. Not a test: it reports figures and fails only when it cannot
-measure.
+Two parts, measured in the same topology and run (default: both):
+  bridge   how fast `ringtap bridge`, `netsniff-ng --in dut0 --out dut1` and
+           the kernel bridge forward frames from dut0 to dut1
+  capture  how fast `ringtap capture`, `tcpdump -w` and `netsniff-ng --out`
+           write the frames arriving on dut0 to a file on a tmpfs
+Needs root and at least 2 CPUs. Not a test: it reports figures and fails
+only when it cannot measure.
 
 Topology, made for this run and removed afterwards (also on Ctrl-C):
   namespace gen:  trafgen on CPU 0 -> gen0 =veth= dut0
-  namespace dut:  the bridge on CPU 1, dut0 -> dut1; dut0's receive
-                  processing steered to CPU 1 (rps_cpus), GRO off
+  namespace dut:  the program under test on CPU 1: a bridge dut0 -> dut1 or
+                  a capturer on dut0; dut0's receive processing steered to
+                  CPU 1 (rps_cpus), GRO off
   namespace sink: dut1 =veth= sink0, which counts the frames
 
-Loads: 64-byte frames at 250k fps, 1M fps and flood; 1500-byte frames at
-100k fps and flood. Frame sizes count the 4-byte FCS as RFC 2544 does, so the
-frames on the veth are 60 and 1496 bytes (Ethernet, IPv4, UDP, 256 flows).
+Frames are Ethernet, IPv4, UDP, 256 flows. Frame sizes count the 4-byte FCS
+as RFC 2544 does, so 64-byte frames are 60 bytes on the veth.
 
-For each load and bridge it prints the median over the repetitions of:
-offered and delivered frames per second (gen0 sent, sink0 received), loss,
-CPU-seconds per million delivered frames on CPU 1 (the bridge process plus
-the kernel's receive and forwarding work there) and of the bridge process
-alone; then the ratios against netsniff-ng and the kernel bridge. Results go
-to <target>/bench/bridge.json, program output to <target>/bench/logs/ and
-ringtap's stats files to <target>/bench/stats/.
+Bridge part: 64-byte frames at 250k fps, 1M fps and flood; 1500-byte frames
+at 100k fps and flood. For each load and bridge it prints the median over
+the repetitions of: offered and delivered frames per second (gen0 sent,
+sink0 received), loss, CPU-seconds per million delivered frames on CPU 1
+(the bridge process plus the kernel's receive and forwarding work there)
+and of the bridge process alone; then the ratios against netsniff-ng and the
+kernel bridge. Results go to <target>/bench/bridge.json.
+
+Capture part: 64-byte frames climbing a ladder of 100k, 200k, 400k and 800k
+fps and flood. Every capturer gets a 32 MiB ring: ringtap 32 blocks of 1 MiB
+(its default, TPACKET_V3), tcpdump `-B 32768` (libpcap's TPACKET_V3 ring; no
+--immediate-mode, which would make libpcap fall back to TPACKET_V2),
+netsniff-ng `--ring-size 32MiB`. Files go to a tmpfs mounted for the run at
+/tmp/rtbench-capture-PID (default size, half of RAM). A capturer is stopped
+1.5 s after trafgen (tcpdump's ring hands over a partly filled block after a
+second), then its file is counted and deleted. For each load and capturer it
+prints the median of: offered frames per second, send attempts dut0 refused
+(its receive backlog on CPU 1 was full; trafgen sends those frames again),
+frames per second in the file (trafgen's frames, counted by reading it),
+loss, the kernel's drops as the capturer reports them (ring full),
+CPU-seconds per million frames in the file (all of CPU 1, its irq part, the
+capturer process alone), and the share of CPU 1 other programs took during
+the run. Then each capturer's lossless rate, the highest offered rate at
+which the file held every offered frame, at that step and every step below
+(a step is lossless when most repetitions were), the ratios of ringtap's
+figures to the others', and whether ringtap's lossless rate is at least
+twice tcpdump's. Results go to <target>/bench/capture.json.
+
+Program output goes to <target>/bench/logs/, ringtap's stats files to
+<target>/bench/stats/.
 
 While it runs, net.core.wmem_default is raised to 4 MiB (and restored
 afterwards): inside a namespace the value is read-only and mirrors the host's,
@@ -51,16 +84,18 @@ and at the 208 KiB default trafgen's TX ring flush fails with EAGAIN.
 Options:
   --quick        1 repetition of 2-second runs (default: 3 repetitions of 3 s)
   --seconds N    seconds of traffic per run, 1 to 60
-  --dut NAME     measure only NAME (repeatable): ringtap, netsniff-ng, kernel-bridge
+  --only PART    run one part: bridge or capture
+  --dut NAME     measure only NAME (repeatable): ringtap and netsniff-ng
+                 (both parts), kernel-bridge (bridge), tcpdump (capture)
   -h, --help     print this message
 ";
 
 /// trafgen runs here; counter reads are pinned here too.
 const GENERATOR_CPU: usize = 0;
-/// The bridge under test and dut0's receive processing run here.
-const BRIDGE_CPU: usize = 1;
-/// `rps_cpus` mask with only `BRIDGE_CPU` set.
-const BRIDGE_CPU_MASK: &str = "2";
+/// The bridge or capturer under test and dut0's receive processing run here.
+const DUT_CPU: usize = 1;
+/// `rps_cpus` mask with only `DUT_CPU` set.
+const DUT_CPU_MASK: &str = "2";
 /// netsniff-ng sizes its rings from the link speed, which veth lacks.
 const NETSNIFF_RING_SIZE: &str = "8MiB";
 /// Default socket send buffer while benchmarking (the size trafgen and
@@ -69,7 +104,11 @@ const SEND_BUFFER_BYTES: u64 = 4 << 20;
 const WMEM_DEFAULT: &str = "/proc/sys/net/core/wmem_default";
 /// The frame check sequence counted in a frame size but absent on veth.
 const FCS_LEN: u16 = 4;
-/// Time for a bridge to finish setting up after its socket is bound.
+/// The source address of trafgen's frames (gen0's own is random).
+const GENERATOR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+/// The destination address of trafgen's frames, which no interface has.
+const DESTINATION_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+/// Time for a program to finish setting up after its socket is bound.
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// A bridge under test.
@@ -153,18 +192,49 @@ const CASES: [Case; 5] = [
     },
 ];
 
+/// A part of the benchmark, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Bridge,
+    Capture,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Bridge => "bridge",
+            Part::Capture => "capture",
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 struct Options {
+    /// The bridges to measure; none skips the bridge part.
     duts: Vec<Dut>,
+    /// The capturers to measure; none skips the capture part.
+    capturers: Vec<Capturer>,
     seconds: u32,
     repetitions: u32,
+}
+
+/// Every name `--dut` takes, each once, bridges first.
+fn program_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ALL_DUTS.map(Dut::name).to_vec();
+    for name in ALL_CAPTURERS.map(Capturer::name) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// The options, or `None` when help was asked for.
 fn parse_args(args: &[String]) -> Result<Option<Options>> {
     let mut quick = false;
     let mut seconds = None;
-    let mut chosen = Vec::new();
+    let mut only = None;
+    let mut chosen: Vec<&'static str> = Vec::new();
     let mut args = args.iter().map(String::as_str);
     while let Some(arg) = args.next() {
         let (flag, inline_value) = match arg.split_once('=') {
@@ -192,18 +262,30 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
                     })?;
                 seconds = Some(n);
             }
-            "--dut" => {
+            "--only" => {
                 let name = value()?;
-                let dut = ALL_DUTS
+                let part = [Part::Bridge, Part::Capture]
                     .into_iter()
-                    .find(|d| d.name() == name)
+                    .find(|p| p.name() == name)
                     .ok_or_else(|| {
                         Error::Usage(format!(
-                            "`--dut {name}`: unknown bridge; choose from {}",
-                            ALL_DUTS.map(Dut::name).join(", ")
+                            "`--only {name}`: unknown part; choose bridge or capture"
                         ))
                     })?;
-                chosen.push(dut);
+                only = Some(part);
+            }
+            "--dut" => {
+                let name = value()?;
+                let known = program_names()
+                    .into_iter()
+                    .find(|&known| known == name)
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "`--dut {name}`: unknown program; choose from {}",
+                            program_names().join(", ")
+                        ))
+                    })?;
+                chosen.push(known);
             }
             _ => {
                 return Err(Error::Usage(format!(
@@ -212,12 +294,30 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             }
         }
     }
-    let duts = ALL_DUTS
-        .into_iter()
-        .filter(|d| chosen.is_empty() || chosen.contains(d))
-        .collect();
+    let picked = |name: &str| chosen.is_empty() || chosen.contains(&name);
+    let duts: Vec<Dut> = match only {
+        Some(Part::Capture) => Vec::new(),
+        _ => ALL_DUTS.into_iter().filter(|d| picked(d.name())).collect(),
+    };
+    let capturers: Vec<Capturer> = match only {
+        Some(Part::Bridge) => Vec::new(),
+        _ => ALL_CAPTURERS
+            .into_iter()
+            .filter(|c| picked(c.name()))
+            .collect(),
+    };
+    if let (true, true, Some(part)) = (duts.is_empty(), capturers.is_empty(), only) {
+        return Err(Error::Usage(format!(
+            "`--only {}` with `--dut {}`: none of these programs takes part in the {} part \
+             (see --help)",
+            part.name(),
+            chosen.join(" --dut "),
+            part.name()
+        )));
+    }
     Ok(Some(Options {
         duts,
+        capturers,
         seconds: seconds.unwrap_or(if quick { 2 } else { 3 }),
         repetitions: if quick { 1 } else { 3 },
     }))
@@ -230,25 +330,32 @@ pub fn run(args: &[String]) -> Result {
     };
     if !is_root() {
         return Err(Error::Failed(
-            "`cargo xtask bench` needs root: it creates network namespaces, pins processes \
-             to CPUs and raises net.core.wmem_default; run it as root"
+            "`cargo xtask bench` needs root: it creates network namespaces, mounts a tmpfs, \
+             pins processes to CPUs and raises net.core.wmem_default; run it as root"
                 .to_string(),
         ));
     }
     banner("checking tools");
     deps::ensure(&deps::FOR_BENCH)?;
     let cpus = cpu_count(&read_text("/proc/stat")?);
-    if cpus <= BRIDGE_CPU {
+    if cpus <= DUT_CPU {
         return Err(Error::Failed(format!(
-            "needs 2 CPUs (trafgen on CPU {GENERATOR_CPU}, the bridge on CPU {BRIDGE_CPU}); \
-             /proc/stat lists {cpus}"
+            "needs 2 CPUs (trafgen on CPU {GENERATOR_CPU}, the program under test on CPU \
+             {DUT_CPU}); /proc/stat lists {cpus}"
         )));
     }
-    let ringtap = if options.duts.contains(&Dut::Ringtap) {
-        banner("building ringtap");
-        Some(ringtap_with_bridge()?)
-    } else {
+    let mut ringtap_modes = Vec::new();
+    if options.duts.contains(&Dut::Ringtap) {
+        ringtap_modes.push("bridge");
+    }
+    if options.capturers.contains(&Capturer::Ringtap) {
+        ringtap_modes.push("capture");
+    }
+    let ringtap = if ringtap_modes.is_empty() {
         None
+    } else {
+        banner("building ringtap");
+        Some(build_ringtap(&ringtap_modes)?)
     };
     let ticks_per_second = clock_ticks_per_second()?;
 
@@ -265,7 +372,7 @@ pub fn run(args: &[String]) -> Result {
     banner("idle check");
     let idle_busy = idle_busy_percent(ticks_per_second)?;
     println!(
-        "CPU {GENERATOR_CPU}: {:.0}% busy, CPU {BRIDGE_CPU}: {:.0}% busy over 1 s before starting",
+        "CPU {GENERATOR_CPU}: {:.0}% busy, CPU {DUT_CPU}: {:.0}% busy over 1 s before starting",
         idle_busy[0], idle_busy[1]
     );
     if idle_busy.iter().any(|&busy| busy > 10.0) {
@@ -277,6 +384,11 @@ pub fn run(args: &[String]) -> Result {
 
     banner("setting up the topology");
     let lab = Lab::set_up()?;
+    let scratch = if options.capturers.is_empty() {
+        None
+    } else {
+        Some(capture::Scratch::set_up()?)
+    };
     let bench = Bench {
         lab: &lab,
         out_dir: &out_dir,
@@ -284,59 +396,35 @@ pub fn run(args: &[String]) -> Result {
         seconds: options.seconds,
         ticks_per_second,
     };
-    banner("measuring");
-    println!(
-        "{} s of traffic per run; trafgen on CPU {GENERATOR_CPU}, bridge on CPU {BRIDGE_CPU}",
-        options.seconds
-    );
-    let mut rows: Vec<Row> = CASES
-        .iter()
-        .flat_map(|&case| {
-            options.duts.iter().map(move |&dut| Row {
-                case,
-                dut,
-                samples: Vec::new(),
-            })
-        })
-        .collect();
-    let total = rows.len() * options.repetitions as usize;
-    let mut done = 0;
-    for repetition in 1..=options.repetitions {
-        for row in &mut rows {
-            done += 1;
-            println!();
-            println!(
-                "[{done}/{total}] {}, {}, repetition {repetition}/{}",
-                row.case.label(),
-                row.dut.name(),
-                options.repetitions
-            );
-            let sample = bench.measure(row.dut, row.case, repetition)?;
-            println!("  {}", sample.describe());
-            row.samples.push(sample);
+    let bridge_rows = if options.duts.is_empty() {
+        None
+    } else {
+        banner("measuring bridges");
+        Some(measure_bridges(&bench, &options.duts, options.repetitions)?)
+    };
+    let capture_rows = match &scratch {
+        Some(scratch) => {
+            banner("measuring capture");
+            Some(capture::measure(
+                &bench,
+                scratch,
+                &options.capturers,
+                options.repetitions,
+            )?)
         }
-    }
+        None => None,
+    };
+    drop(scratch);
     drop(lab);
 
     banner("results");
     if idle_busy.iter().any(|&busy| busy > 10.0) {
         println!(
-            "note: before starting, CPU {GENERATOR_CPU} was {:.0}% and CPU {BRIDGE_CPU} {:.0}% busy \
+            "note: before starting, CPU {GENERATOR_CPU} was {:.0}% and CPU {DUT_CPU} {:.0}% busy \
              with other work, which these figures include",
             idle_busy[0], idle_busy[1]
         );
     }
-    print!("{}", table(&rows));
-    let ratios = ratios(&rows);
-    if !ratios.is_empty() {
-        println!();
-        print!("{ratios}");
-    }
-    if let Some(aims) = ringtap_aims(&rows) {
-        println!();
-        print!("{aims}");
-    }
-    let json_path = out_dir.join("bridge.json");
     let info = RunInfo {
         kernel: read_text("/proc/sys/kernel/osrelease")?.trim().to_string(),
         cpus,
@@ -344,10 +432,68 @@ pub fn run(args: &[String]) -> Result {
         repetitions: options.repetitions,
         idle_busy,
     };
-    write_file(&json_path, &to_json(&info, &rows))?;
-    println!();
-    println!("results written to {}", json_path.display());
+    if let Some(rows) = bridge_rows {
+        println!();
+        print!("{}", table(&rows));
+        let ratios = ratios(&rows);
+        if !ratios.is_empty() {
+            println!();
+            print!("{ratios}");
+        }
+        if let Some(aims) = ringtap_aims(&rows) {
+            println!();
+            print!("{aims}");
+        }
+        let json_path = out_dir.join("bridge.json");
+        write_file(&json_path, &to_json(&info, &rows))?;
+        println!();
+        println!("results written to {}", json_path.display());
+    }
+    if let Some(rows) = capture_rows {
+        println!();
+        print!("{}", capture::report(&rows));
+        let json_path = out_dir.join("capture.json");
+        write_file(&json_path, &capture::to_json(&info, &rows))?;
+        println!();
+        println!("results written to {}", json_path.display());
+    }
     Ok(())
+}
+
+/// Every chosen bridge at every load, `repetitions` times, the bridges
+/// taking turns at each load.
+fn measure_bridges(bench: &Bench<'_>, duts: &[Dut], repetitions: u32) -> Result<Vec<Row>> {
+    println!(
+        "{} s of traffic per run; trafgen on CPU {GENERATOR_CPU}, bridge on CPU {DUT_CPU}",
+        bench.seconds
+    );
+    let mut rows: Vec<Row> = CASES
+        .iter()
+        .flat_map(|&case| {
+            duts.iter().map(move |&dut| Row {
+                case,
+                dut,
+                samples: Vec::new(),
+            })
+        })
+        .collect();
+    let total = rows.len() * repetitions as usize;
+    let mut done = 0;
+    for repetition in 1..=repetitions {
+        for row in &mut rows {
+            done += 1;
+            println!();
+            println!(
+                "[{done}/{total}] {}, {}, repetition {repetition}/{repetitions}",
+                row.case.label(),
+                row.dut.name(),
+            );
+            let sample = bench.measure(row.dut, row.case, repetition)?;
+            println!("  {}", sample.describe());
+            row.samples.push(sample);
+        }
+    }
+    Ok(rows)
 }
 
 fn banner(title: &str) {
@@ -355,23 +501,26 @@ fn banner(title: &str) {
     println!("==> bench: {title}");
 }
 
-/// Builds the appliance and makes sure it has the `bridge` subcommand.
-fn ringtap_with_bridge() -> Result<PathBuf> {
+/// Builds the appliance and makes sure it has the subcommands (`modes`)
+/// to be measured.
+fn build_ringtap(modes: &[&str]) -> Result<PathBuf> {
     Cmd::cargo()
         .args(["build", "--release", "-p", "ringtap"])
         .run()?;
     let binary = target_dir().join("release").join("ringtap");
-    Cmd::new(&binary)
-        .args(["bridge", "--help"])
-        .probe()
-        .map_err(|why| {
-            // The first line says what failed; clap's usage text follows.
-            let why = why.lines().next().unwrap_or_default();
-            Error::Failed(format!(
-                "ringtap bridge subcommand not available in this build ({why}); \
-                 measure the others with `--dut netsniff-ng --dut kernel-bridge`"
-            ))
-        })?;
+    for mode in modes {
+        Cmd::new(&binary)
+            .args([mode, "--help"])
+            .probe()
+            .map_err(|why| {
+                // The first line says what failed; clap's usage text follows.
+                let why = why.lines().next().unwrap_or_default();
+                Error::Failed(format!(
+                    "ringtap {mode} subcommand not available in this build ({why}); \
+                     measure the other programs with --dut (see --help)"
+                ))
+            })?;
+    }
     Ok(binary)
 }
 
@@ -408,7 +557,7 @@ fn cpu_pair() -> Result<[CpuTicks; 2]> {
         cpu_ticks(&stat, cpu)
             .ok_or_else(|| Error::Failed(format!("/proc/stat has no readable `cpu{cpu}` line")))
     };
-    Ok([get(GENERATOR_CPU)?, get(BRIDGE_CPU)?])
+    Ok([get(GENERATOR_CPU)?, get(DUT_CPU)?])
 }
 
 /// Times of one CPU, in clock ticks.
@@ -536,8 +685,8 @@ fn trafgen_config(frame_bytes: u16) -> Result<String, String> {
          port's low byte counts up per frame, so 256 flows take turns. */\n{{"
     );
     let _ = writeln!(text, "  /* Ethernet: destination, source, type IPv4 */");
-    let _ = writeln!(text, "  {},", hex_list(&[0x02, 0, 0, 0, 0, 0x02]));
-    let _ = writeln!(text, "  {},", hex_list(&[0x02, 0, 0, 0, 0, 0x01]));
+    let _ = writeln!(text, "  {},", hex_list(&DESTINATION_MAC));
+    let _ = writeln!(text, "  {},", hex_list(&GENERATOR_MAC));
     let _ = writeln!(text, "  {},", hex_list(&[0x08, 0x00]));
     let _ = writeln!(text, "  /* IPv4 header, checksum included */");
     let _ = writeln!(text, "  {},", hex_list(&ipv4[..10]));
@@ -621,11 +770,55 @@ struct Lab {
     dut: String,
     sink: String,
     dut0_ifindex: u32,
-    /// A shell in its own process group (so Ctrl-C does not reach it) that
-    /// waits for its stdin to close, which happens when this process ends
-    /// for any reason, then kills what still runs in the namespaces,
-    /// deletes them and restores net.core.wmem_default.
-    janitor: Child,
+    /// Kills what still runs in the namespaces, deletes them and restores
+    /// net.core.wmem_default.
+    janitor: Janitor,
+}
+
+/// A shell in its own process group (so Ctrl-C does not reach it) that
+/// waits for its stdin to close, which happens when this process ends for
+/// any reason or calls [`Janitor::clean_up`], then runs its script.
+#[derive(Debug)]
+struct Janitor {
+    shell: Child,
+    /// What it cleans up, for messages.
+    what: &'static str,
+}
+
+impl Janitor {
+    /// `script` starts with `read -r _`; `args` are its `$1`, `$2`, ...
+    fn start<S: AsRef<OsStr>>(what: &'static str, script: &str, args: &[S]) -> Result<Janitor> {
+        let shell = Command::new("sh")
+            .args(["-c", script, "janitor"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                Error::Failed(format!(
+                    "cannot start the cleanup shell `sh` for the {what}: {e}"
+                ))
+            })?;
+        Ok(Janitor { shell, what })
+    }
+
+    /// Cleans up now and waits until that is done; again is a no-op.
+    fn clean_up(&mut self) {
+        // Closing its stdin is the signal.
+        drop(self.shell.stdin.take());
+        if let Err(err) = self.shell.wait() {
+            eprintln!(
+                "warning: cleanup shell for the {} failed ({err})",
+                self.what
+            );
+        }
+    }
+}
+
+impl Drop for Janitor {
+    fn drop(&mut self) {
+        self.clean_up();
+    }
 }
 
 const JANITOR_SCRIPT: &str = r#"
@@ -652,13 +845,11 @@ impl Lab {
                 "{WMEM_DEFAULT} holds {wmem_default:?}, not a number"
             ))
         })?;
-        let janitor = Command::new("sh")
-            .args(["-c", JANITOR_SCRIPT, "janitor", &original_wmem.to_string()])
-            .args([&gen, &dut, &sink])
-            .stdin(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error::Failed(format!("cannot start the cleanup shell `sh`: {e}")))?;
+        let janitor = Janitor::start(
+            "network namespaces",
+            JANITOR_SCRIPT,
+            &[&original_wmem.to_string(), &gen, &dut, &sink],
+        )?;
         let mut lab = Lab {
             gen,
             dut,
@@ -702,7 +893,7 @@ impl Lab {
         in_netns(&lab.dut)
             .args(["sh", "-c"])
             .arg(format!(
-                "echo {BRIDGE_CPU_MASK} > /sys/class/net/dut0/queues/rx-0/rps_cpus"
+                "echo {DUT_CPU_MASK} > /sys/class/net/dut0/queues/rx-0/rps_cpus"
             ))
             .run()?;
         let ifindex = sysfs_numbers(&lab.dut, &["dut0/ifindex"])?[0];
@@ -770,11 +961,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // Closing its stdin tells the janitor to clean up now.
-        drop(self.janitor.stdin.take());
-        if let Err(err) = self.janitor.wait() {
-            eprintln!("warning: cleanup shell failed ({err}); check `ip netns list`");
-        }
+        self.janitor.clean_up();
         for ns in [&self.gen, &self.dut, &self.sink] {
             if Path::new("/run/netns").join(ns).exists() {
                 eprintln!("warning: network namespace {ns} is still there: `ip netns delete {ns}`");
@@ -837,11 +1024,11 @@ impl Process {
     fn start(cmd: Cmd, log: PathBuf) -> Result<Process> {
         cmd.announce();
         let shown = cmd.shown();
-        let open_log = || {
-            fs::File::create(&log)
-                .map_err(|e| Error::Failed(format!("cannot create {}: {e}", log.display())))
-        };
-        let (stdout, stderr) = (open_log()?, open_log()?);
+        let cannot = |e| Error::Failed(format!("cannot create {}: {e}", log.display()));
+        let stdout = fs::File::create(&log).map_err(cannot)?;
+        // One open file shared by both streams, so they append to one
+        // offset instead of writing over each other from two.
+        let stderr = stdout.try_clone().map_err(cannot)?;
         let mut command = cmd.command;
         let child = command
             .stdin(Stdio::null())
@@ -949,7 +1136,7 @@ impl Bench<'_> {
                 // loses track of it.
                 let duration = (self.seconds + 30).to_string();
                 let cmd = in_netns(&lab.dut)
-                    .args(["taskset", "-c", &BRIDGE_CPU.to_string()])
+                    .args(["taskset", "-c", &DUT_CPU.to_string()])
                     .arg(ringtap)
                     .args(["bridge", "--in", "dut0", "--out", "dut1", "--workers", "1"])
                     .args(["--duration", &duration, "--stats-file"])
@@ -958,7 +1145,7 @@ impl Bench<'_> {
             }
             Dut::NetsniffNg => {
                 let cmd = in_netns(&lab.dut)
-                    .args(["taskset", "-c", &BRIDGE_CPU.to_string()])
+                    .args(["taskset", "-c", &DUT_CPU.to_string()])
                     .args(["netsniff-ng", "--in", "dut0", "--out", "dut1"])
                     .args(["--ring-size", NETSNIFF_RING_SIZE])
                     .args(["--silent", "--notouch-irq", "--no-sock-mem"]);
@@ -981,18 +1168,7 @@ impl Bench<'_> {
         let before = lab.counters()?;
         let cpus_before = cpu_pair()?;
         let process_before = bridge.as_ref().map(Process::cpu_ticks).transpose()?;
-        let started = Instant::now();
-        let mut trafgen = Process::start(self.trafgen(case), log("trafgen"))?;
-        let status = trafgen.wait_for_exit(Duration::from_secs(u64::from(self.seconds) + 15))?;
-        let seconds = started.elapsed().as_secs_f64();
-        // `timeout` exits with 124 when it stopped trafgen, as planned.
-        if status.code() != Some(124) {
-            return Err(Error::Failed(format!(
-                "trafgen ended ({status}) before its {} s were up; its output is in {}",
-                self.seconds,
-                trafgen.log.display()
-            )));
-        }
+        let seconds = self.run_trafgen(case, log("trafgen"))?;
         let after = lab.counters_when_drained()?;
         let cpus_after = cpu_pair()?;
         let process_after = bridge.as_ref().map(Process::cpu_ticks).transpose()?;
@@ -1045,6 +1221,23 @@ impl Bench<'_> {
                 .zip(process_after)
                 .map(|(b, a)| a.saturating_sub(b) as f64 / self.ticks_per_second),
         })
+    }
+
+    /// Runs trafgen for the configured time; returns how long it ran.
+    fn run_trafgen(&self, case: Case, log: PathBuf) -> Result<f64> {
+        let started = Instant::now();
+        let mut trafgen = Process::start(self.trafgen(case), log)?;
+        let status = trafgen.wait_for_exit(Duration::from_secs(u64::from(self.seconds) + 15))?;
+        let seconds = started.elapsed().as_secs_f64();
+        // `timeout` exits with 124 when it stopped trafgen, as planned.
+        if status.code() != Some(124) {
+            return Err(Error::Failed(format!(
+                "trafgen ended ({status}) before its {} s were up; its output is in {}",
+                self.seconds,
+                trafgen.log.display()
+            )));
+        }
+        Ok(seconds)
     }
 
     /// trafgen on the generator CPU, one process (`--cpus 1`), stopped with
@@ -1113,7 +1306,7 @@ impl Sample {
 
     fn describe(&self) -> String {
         let mut line = format!(
-            "offered {} fps, delivered {} fps, loss {:.2}%; per Mframe: CPU {BRIDGE_CPU} busy {} s, \
+            "offered {} fps, delivered {} fps, loss {:.2}%; per Mframe: CPU {DUT_CPU} busy {} s, \
              irq {} s",
             format_rate(self.offered_rate()),
             format_rate(self.delivered_rate()),
@@ -1319,12 +1512,14 @@ struct RunInfo {
     idle_busy: [f64; 2],
 }
 
-fn to_json(info: &RunInfo, rows: &[Row]) -> String {
+/// The opening brace and the run's facts, each line ending in a comma;
+/// `dut_cpu_key` names the CPU of the programs under test.
+fn json_run_info(info: &RunInfo, dut_cpu_key: &str) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(out, "  \"kernel\": {},", json_string(&info.kernel));
     let _ = writeln!(out, "  \"cpus\": {},", info.cpus);
     let _ = writeln!(out, "  \"generator_cpu\": {GENERATOR_CPU},");
-    let _ = writeln!(out, "  \"bridge_cpu\": {BRIDGE_CPU},");
+    let _ = writeln!(out, "  {}: {DUT_CPU},", json_string(dut_cpu_key));
     let _ = writeln!(
         out,
         "  \"idle_busy_percent\": [{}, {}],",
@@ -1334,6 +1529,11 @@ fn to_json(info: &RunInfo, rows: &[Row]) -> String {
     let _ = writeln!(out, "  \"seconds_per_run\": {},", info.seconds);
     let _ = writeln!(out, "  \"repetitions\": {},", info.repetitions);
     let _ = writeln!(out, "  \"frame_size_counts_fcs\": true,");
+    out
+}
+
+fn to_json(info: &RunInfo, rows: &[Row]) -> String {
+    let mut out = json_run_info(info, "bridge_cpu");
     let _ = writeln!(out, "  \"results\": [");
     for (i, row) in rows.iter().enumerate() {
         let _ = writeln!(out, "    {{");
@@ -1424,6 +1624,7 @@ mod tests {
             parse(&[]).unwrap(),
             Some(Options {
                 duts: ALL_DUTS.to_vec(),
+                capturers: ALL_CAPTURERS.to_vec(),
                 seconds: 3,
                 repetitions: 3
             })
@@ -1447,6 +1648,38 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(options.duts, [Dut::NetsniffNg, Dut::KernelBridge]);
+        assert_eq!(options.capturers, [Capturer::NetsniffNg]);
+    }
+
+    #[test]
+    fn a_part_runs_alone_or_with_the_programs_chosen_for_it() {
+        let capture = parse(&["--only", "capture"]).unwrap().unwrap();
+        assert_eq!(
+            (capture.duts, capture.capturers),
+            (vec![], ALL_CAPTURERS.to_vec())
+        );
+        let bridge = parse(&["--only=bridge", "--dut", "ringtap"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (bridge.duts, bridge.capturers),
+            (vec![Dut::Ringtap], vec![])
+        );
+        let tcpdump = parse(&["--dut", "tcpdump"]).unwrap().unwrap();
+        assert_eq!(
+            (tcpdump.duts, tcpdump.capturers),
+            (vec![], vec![Capturer::Tcpdump]),
+            "a program of one part leaves the other part out"
+        );
+        let ringtap = parse(&["--dut", "ringtap"]).unwrap().unwrap();
+        assert_eq!(
+            (ringtap.duts, ringtap.capturers),
+            (vec![Dut::Ringtap], vec![Capturer::Ringtap])
+        );
+        assert_eq!(
+            program_names(),
+            ["ringtap", "netsniff-ng", "kernel-bridge", "tcpdump"]
+        );
     }
 
     #[test]
@@ -1458,6 +1691,10 @@ mod tests {
             &["--seconds", "2.5"],
             &["--dut", "ovs"],
             &["--dut"],
+            &["--only", "disk"],
+            &["--only"],
+            &["--only", "bridge", "--dut", "tcpdump"],
+            &["--only", "capture", "--dut", "kernel-bridge"],
             &["--quick=yes"],
             &["--fast"],
         ] {

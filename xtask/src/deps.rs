@@ -55,6 +55,10 @@ const UTIL_LINUX: Package = Package {
     name: "util-linux",
     programs: &["unshare", "taskset"],
 };
+const MOUNT: Package = Package {
+    name: "mount",
+    programs: &["mount", "umount"],
+};
 const PROCPS: Package = Package {
     name: "procps",
     programs: &["sysctl", "kill"],
@@ -162,12 +166,21 @@ pub const FOR_DEMO: Needs = Needs {
     tools: &[],
 };
 
-/// What `cargo xtask bench` runs: trafgen and netsniff-ng, `ip` for the
-/// namespaces and the bridge, `taskset`, `ethtool`, `sysctl` and `kill`.
+/// What `cargo xtask bench` runs: trafgen and netsniff-ng, tcpdump, `ip`
+/// for the namespaces and the bridge, `taskset`, `ethtool`, `sysctl`,
+/// `kill`, and `mount`/`umount` for the capture files' tmpfs.
 pub const FOR_BENCH: Needs = Needs {
     components: &[],
     targets: &[],
-    packages: &[IPROUTE2, UTIL_LINUX, ETHTOOL, NETSNIFF_NG, PROCPS],
+    packages: &[
+        IPROUTE2,
+        UTIL_LINUX,
+        ETHTOOL,
+        NETSNIFF_NG,
+        TCPDUMP,
+        PROCPS,
+        MOUNT,
+    ],
     tools: &[],
 };
 
