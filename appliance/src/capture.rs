@@ -388,7 +388,7 @@ fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest
     };
     // 32 MiB by default (V3): a capture rides out slow storage on its ring.
     let (v, default_blocks, default_tov) = match version {
-        Tpacket::V3 => (TpacketVersion::V3, 32, 10),
+        Tpacket::V3 => (TpacketVersion::V3, 32, 100),
         Tpacket::V2 => (TpacketVersion::V2, 16, 0),
     };
     let block_size = size(

@@ -164,7 +164,7 @@ fn capture_and_replay_rings_of_a_board() {
         "{out}"
     );
     assert!(out.contains("blocks      8 x 262144 bytes"), "{out}");
-    assert!(out.contains("retire timeout 10 ms"), "{out}");
+    assert!(out.contains("retire timeout 100 ms"), "{out}");
     assert!(
         out.ends_with("memory      one ring, 2 MiB of the 8 MiB ring budget\n"),
         "{out}"
