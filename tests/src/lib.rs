@@ -307,13 +307,23 @@ impl Bridge {
         };
         let stats = self.stats();
         let stderr = self.stderr();
-        let _ = std::fs::remove_dir_all(&self.dir);
         Stopped {
             status,
             took,
             stats,
             stderr,
         }
+    }
+}
+
+/// A test that fails before `stop` must not leave the bridge running.
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

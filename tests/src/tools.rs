@@ -445,7 +445,7 @@ impl TcpdumpCapture {
             .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
             .map(|n| n.trim().parse::<u64>().expect("tcpdump's drop count"));
         assert_eq!(dropped, Some(0), "the reference capture lost frames: {log}");
-        self.file
+        self.file.clone()
     }
 }
 
@@ -747,5 +747,31 @@ impl Pcapng {
     /// The file so far.
     pub fn bytes(&self) -> Vec<u8> {
         self.buf.clone()
+    }
+}
+
+/// Kill a helper process a failing test left running.
+fn reap(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        reap(&mut self.child);
+    }
+}
+
+impl Drop for TcpdumpCapture {
+    fn drop(&mut self) {
+        reap(&mut self.child);
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        reap(&mut self.child);
     }
 }
