@@ -203,20 +203,29 @@ impl Transmitter {
     }
 }
 
-/// Sleep until `due`, kicking what is queued first so it leaves on time.
+/// Frames queued before the ring is kicked when they are due close together.
+const KICK_BATCH: u32 = 32;
+/// A wait shorter than this spins and keeps the queued frames for the
+/// batch; a longer one sends them first.
+const SPIN: Duration = Duration::from_micros(100);
+
+/// Wait until `due`. Before a wait longer than [`SPIN`] the queued frames go
+/// out, so they leave on time; shorter gaps (high rates) are spun through
+/// and the frames go out in batches of [`KICK_BATCH`].
 fn wait_until(due: Instant, tx: &mut Transmitter, stop: &AtomicBool) -> Result<(), Failure> {
     let now = Instant::now();
     if due <= now {
         return Ok(());
     }
-    tx.kick()?;
-    let mut left = due - now;
-    while left > Duration::from_micros(200) {
-        if stop.load(Ordering::Relaxed) {
-            return Ok(());
+    if due - now > SPIN {
+        tx.kick()?;
+    }
+    loop {
+        let left = due.saturating_duration_since(Instant::now());
+        if left <= SPIN || stop.load(Ordering::Relaxed) {
+            break;
         }
-        std::thread::sleep((left - Duration::from_micros(100)).min(Duration::from_millis(50)));
-        left = due.saturating_duration_since(Instant::now());
+        std::thread::sleep((left - SPIN).min(Duration::from_millis(50)));
     }
     while Instant::now() < due {
         std::hint::spin_loop();
@@ -331,7 +340,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
             }
             sent += 1;
             sent_bytes += data.len() as u64;
-            if due.is_some() || tx.queued >= 64 {
+            if tx.queued >= KICK_BATCH {
                 tx.kick()?;
             }
         }
