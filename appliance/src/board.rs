@@ -282,6 +282,19 @@ impl fmt::Display for BoardError {
 impl std::error::Error for BoardError {}
 
 impl Board {
+    /// The profile a mode's `--board NAME` or `--config FILE` names, if
+    /// either; a profile that cannot be loaded is a usage error.
+    pub fn from_options(
+        name: Option<&str>,
+        file: Option<&Path>,
+    ) -> Result<Option<Board>, crate::Failure> {
+        match (name, file) {
+            (Some(name), _) => Board::named(name).map(Some),
+            (None, Some(path)) => Board::from_file(path).map(Some),
+            (None, None) => Ok(None),
+        }
+        .map_err(|e| crate::Failure::Usage(e.to_string()))
+    }
     /// The built-in profile `name` (a folder of `boards/`).
     pub fn named(name: &str) -> Result<Board, BoardError> {
         let (known, text) = PROFILES

@@ -457,13 +457,7 @@ fn write_report(path: &std::path::Path, report: &CaptureReport<'_>) {
 
 /// `ringtap capture`.
 pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
-    let board = match (&args.board, &args.config) {
-        (Some(name), _) => Some(Board::named(name)),
-        (None, Some(path)) => Some(Board::from_file(path)),
-        (None, None) => None,
-    }
-    .transpose()
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let name = match (&args.in_port, &board) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => b.ports.r#in.clone(),

@@ -254,13 +254,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let bytes = std::fs::read(&args.read)
         .map_err(|e| Failure::Usage(format!("--read {shown}: cannot read the file: {e}")))?;
     let contents = check(&bytes, &shown)?;
-    let board = match (&args.board, &args.config) {
-        (Some(name), _) => Some(Board::named(name)),
-        (None, Some(path)) => Some(Board::from_file(path)),
-        (None, None) => None,
-    }
-    .transpose()
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let out_name = match (&args.out, &board) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => b.ports.out.clone(),

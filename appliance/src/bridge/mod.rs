@@ -201,13 +201,7 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         page: ringtap_linux::page_size(),
         word: ringtap_linux::kernel_word(),
     };
-    let board = match (&args.board, &args.config) {
-        (Some(name), _) => Some(Board::named(name)),
-        (None, Some(path)) => Some(Board::from_file(path)),
-        (None, None) => None,
-    }
-    .transpose()
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let (defaults, ports, source) = match &board {
         Some(b) => (
             Defaults::of_board(b),
