@@ -37,14 +37,16 @@ Needs root and at least 2 CPUs. Not a test: it reports figures and fails
 only when it cannot measure.
 
 Topology, made for this run and removed afterwards (also on Ctrl-C):
-  namespace gen:  trafgen on CPU 0 -> gen0 =veth= dut0
+  namespace gen:  generator on CPU 0 -> gen0 =veth= dut0
   namespace dut:  the program under test on CPU 1: a bridge dut0 -> dut1 or
                   a capturer on dut0; dut0's receive processing steered to
                   CPU 1 (rps_cpus), GRO off
   namespace sink: dut1 =veth= sink0, which counts the frames
 
 Frames are Ethernet, IPv4, UDP, 256 flows. Frame sizes count the 4-byte FCS
-as RFC 2544 does, so 64-byte frames are 60 bytes on the veth.
+as RFC 2544 does, so 64-byte frames are 60 bytes on the veth. Fixed rates
+come from `ringtap replay --pps` (evenly spaced; trafgen's --rate sends each
+second's frames as one burst), floods from trafgen.
 
 Bridge part: 64-byte frames at 250k fps, 1M fps and flood; 1500-byte frames
 at 100k fps and flood. For each load and bridge it prints the median over
@@ -60,11 +62,12 @@ fps and flood. Every capturer gets a 32 MiB ring: ringtap 32 blocks of 1 MiB
 --immediate-mode, which would make libpcap fall back to TPACKET_V2),
 netsniff-ng `--ring-size 32MiB`. Files go to a tmpfs mounted for the run at
 /tmp/rtbench-capture-PID (default size, half of RAM). A capturer is stopped
-1.5 s after trafgen (tcpdump's ring hands over a partly filled block after a
+1.5 s after the generator (tcpdump's ring hands over a partly filled block after a
 second), then its file is counted and deleted. For each load and capturer it
 prints the median of: offered frames per second, send attempts dut0 refused
-(its receive backlog on CPU 1 was full; trafgen sends those frames again),
-frames per second in the file (trafgen's frames, counted by reading it),
+(its receive backlog on CPU 1 was full; the generator sends those frames
+again), frames per second in the file (the generated frames, counted by
+reading it),
 loss, the kernel's drops as the capturer reports them (ring full),
 CPU-seconds per million frames in the file (all of CPU 1, its irq part, the
 capturer process alone), and the share of CPU 1 other programs took during
@@ -104,9 +107,9 @@ const SEND_BUFFER_BYTES: u64 = 4 << 20;
 const WMEM_DEFAULT: &str = "/proc/sys/net/core/wmem_default";
 /// The frame check sequence counted in a frame size but absent on veth.
 const FCS_LEN: u16 = 4;
-/// The source address of trafgen's frames (gen0's own is random).
+/// The source address of the generated frames (gen0's own is random).
 const GENERATOR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-/// The destination address of trafgen's frames, which no interface has.
+/// The destination address of the generated frames, which no interface has.
 const DESTINATION_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// Time for a program to finish setting up after its socket is bound.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -340,7 +343,7 @@ pub fn run(args: &[String]) -> Result {
     let cpus = cpu_count(&read_text("/proc/stat")?);
     if cpus <= DUT_CPU {
         return Err(Error::Failed(format!(
-            "needs 2 CPUs (trafgen on CPU {GENERATOR_CPU}, the program under test on CPU \
+            "needs 2 CPUs (the generator on CPU {GENERATOR_CPU}, the program under test on CPU \
              {DUT_CPU}); /proc/stat lists {cpus}"
         )));
     }
@@ -351,12 +354,10 @@ pub fn run(args: &[String]) -> Result {
     if options.capturers.contains(&Capturer::Ringtap) {
         ringtap_modes.push("capture");
     }
-    let ringtap = if ringtap_modes.is_empty() {
-        None
-    } else {
-        banner("building ringtap");
-        Some(build_ringtap(&ringtap_modes)?)
-    };
+    // Fixed rates come from `ringtap replay --pps`, whatever is measured.
+    ringtap_modes.push("replay");
+    banner("building ringtap");
+    let ringtap = Some(build_ringtap(&ringtap_modes)?);
     let ticks_per_second = clock_ticks_per_second()?;
 
     let out_dir = target_dir().join("bench");
@@ -367,6 +368,10 @@ pub fn run(args: &[String]) -> Result {
     for size in [64, 1500] {
         let text = trafgen_config(size).map_err(Error::Failed)?;
         write_file(&trafgen_config_path(&out_dir, size), &text)?;
+        let pcap = replay_pcap(size).map_err(Error::Failed)?;
+        let path = replay_pcap_path(&out_dir, size);
+        fs::write(&path, pcap)
+            .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
 
     banner("idle check");
@@ -464,7 +469,7 @@ pub fn run(args: &[String]) -> Result {
 /// taking turns at each load.
 fn measure_bridges(bench: &Bench<'_>, duts: &[Dut], repetitions: u32) -> Result<Vec<Row>> {
     println!(
-        "{} s of traffic per run; trafgen on CPU {GENERATOR_CPU}, bridge on CPU {DUT_CPU}",
+        "{} s of traffic per run; generator on CPU {GENERATOR_CPU}, bridge on CPU {DUT_CPU}",
         bench.seconds
     );
     let mut rows: Vec<Row> = CASES
@@ -651,7 +656,17 @@ fn trafgen_config_path(out_dir: &Path, frame_bytes: u16) -> PathBuf {
 /// port counts up from frame to frame, so 256 flows take turns. The
 /// destination MAC belongs to no interface, so the kernel bridge floods it
 /// to dut1 and sink0 drops it without further work.
-fn trafgen_config(frame_bytes: u16) -> Result<String, String> {
+/// The headers every benchmark frame of `frame_bytes` (FCS counted) shares:
+/// the IPv4 header with its checksum, the UDP length and the zero payload's
+/// length.
+struct FrameParts {
+    ipv4: [u8; 20],
+    udp_len: u16,
+    payload: u16,
+    on_wire: u16,
+}
+
+fn frame_parts(frame_bytes: u16) -> Result<FrameParts, String> {
     const ETH_LEN: u16 = 14;
     const IPV4_LEN: u16 = 20;
     const UDP_LEN: u16 = 8;
@@ -664,7 +679,6 @@ fn trafgen_config(frame_bytes: u16) -> Result<String, String> {
     let ip_len = on_wire - ETH_LEN;
     let udp_len = ip_len - IPV4_LEN;
     let payload = udp_len - UDP_LEN;
-
     let [ip_len_hi, ip_len_lo] = ip_len.to_be_bytes();
     let mut ipv4 = [
         0x45, 0x00, ip_len_hi, ip_len_lo, // version 4, 20-byte header; total length
@@ -675,6 +689,71 @@ fn trafgen_config(frame_bytes: u16) -> Result<String, String> {
     ];
     let checksum = ipv4_header_checksum(&ipv4).to_be_bytes();
     ipv4[10..12].copy_from_slice(&checksum);
+    Ok(FrameParts {
+        ipv4,
+        udp_len,
+        payload,
+        on_wire,
+    })
+}
+
+/// The frame trafgen sends for flow `flow` (its source port's low byte).
+fn bench_frame(frame_bytes: u16, flow: u8) -> Result<Vec<u8>, String> {
+    let parts = frame_parts(frame_bytes)?;
+    let mut frame = Vec::with_capacity(usize::from(parts.on_wire));
+    frame.extend_from_slice(&DESTINATION_MAC);
+    frame.extend_from_slice(&GENERATOR_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    frame.extend_from_slice(&parts.ipv4);
+    frame.extend_from_slice(&[0x04, flow, 0x00, 0x09]);
+    frame.extend_from_slice(&parts.udp_len.to_be_bytes());
+    frame.extend_from_slice(&[0x00, 0x00]);
+    frame.resize(usize::from(parts.on_wire), 0);
+    Ok(frame)
+}
+
+/// A pcap file of the 256 flows' frames, for `ringtap replay --pps`.
+fn replay_pcap(frame_bytes: u16) -> Result<Vec<u8>, String> {
+    use ringtap_core::pcap::{PcapWriter, LINKTYPE_ETHERNET};
+    // Writing into a Vec cannot fail (the error type is Infallible).
+    let Ok(mut w) = PcapWriter::new(VecOut(Vec::new()), 65535, LINKTYPE_ETHERNET);
+    for flow in 0..=255u8 {
+        let frame = bench_frame(frame_bytes, flow)?;
+        let Ok(_) = w.write_packet(0, frame.len() as u32, &frame);
+    }
+    Ok(w.into_inner().0)
+}
+
+/// A growing buffer as an `embedded_io` writer (ringtap-core's encoders
+/// write through that trait).
+struct VecOut(Vec<u8>);
+
+impl ringtap_core::embedded_io::ErrorType for VecOut {
+    type Error = core::convert::Infallible;
+}
+
+impl ringtap_core::embedded_io::Write for VecOut {
+    fn write(&mut self, buf: &[u8]) -> core::result::Result<usize, Self::Error> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> core::result::Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+fn replay_pcap_path(out_dir: &Path, frame_bytes: u16) -> PathBuf {
+    out_dir.join(format!("replay-{frame_bytes}B.pcap"))
+}
+
+fn trafgen_config(frame_bytes: u16) -> Result<String, String> {
+    let FrameParts {
+        ipv4,
+        udp_len,
+        payload,
+        on_wire,
+    } = frame_parts(frame_bytes)?;
     let [udp_len_hi, udp_len_lo] = udp_len.to_be_bytes();
 
     let mut text = String::new();
@@ -934,7 +1013,7 @@ impl Lab {
             }
             last = now;
         }
-        println!("  warning: frames still arriving at sink0 3 s after trafgen stopped");
+        println!("  warning: frames still arriving at sink0 3 s after the generator stopped");
         Ok(last)
     }
 
@@ -1168,7 +1247,7 @@ impl Bench<'_> {
         let before = lab.counters()?;
         let cpus_before = cpu_pair()?;
         let process_before = bridge.as_ref().map(Process::cpu_ticks).transpose()?;
-        let seconds = self.run_trafgen(case, log("trafgen"))?;
+        let seconds = self.run_generator(case, log("generator"))?;
         let after = lab.counters_when_drained()?;
         let cpus_after = cpu_pair()?;
         let process_after = bridge.as_ref().map(Process::cpu_ticks).transpose()?;
@@ -1200,8 +1279,8 @@ impl Bench<'_> {
 
         if after.offered == before.offered {
             return Err(Error::Failed(format!(
-                "trafgen sent no frames; its output is in {}",
-                log("trafgen").display()
+                "the generator sent no frames; its output is in {}",
+                log("generator").display()
             )));
         }
         let cpu_seconds = |i: usize, pick: fn(&CpuTicks) -> u64| {
@@ -1223,38 +1302,59 @@ impl Bench<'_> {
         })
     }
 
-    /// Runs trafgen for the configured time; returns how long it ran.
-    fn run_trafgen(&self, case: Case, log: PathBuf) -> Result<f64> {
+    /// Offers the load for the configured time; returns how long it ran.
+    /// A fixed rate comes from `ringtap replay --pps`, which spaces the
+    /// frames evenly (trafgen's `--rate` sends each second's frames in one
+    /// burst at full speed); a flood from trafgen.
+    fn run_generator(&self, case: Case, log: PathBuf) -> Result<f64> {
         let started = Instant::now();
-        let mut trafgen = Process::start(self.trafgen(case), log)?;
-        let status = trafgen.wait_for_exit(Duration::from_secs(u64::from(self.seconds) + 15))?;
+        let (cmd, name, expected) = match case.load {
+            Load::Rate(fps) => (self.replay(case, fps)?, "ringtap replay", 0),
+            // `timeout` exits with 124 when it stopped trafgen, as planned.
+            Load::Flood => (self.trafgen(case), "trafgen", 124),
+        };
+        let mut generator = Process::start(cmd, log)?;
+        let status = generator.wait_for_exit(Duration::from_secs(u64::from(self.seconds) + 15))?;
         let seconds = started.elapsed().as_secs_f64();
-        // `timeout` exits with 124 when it stopped trafgen, as planned.
-        if status.code() != Some(124) {
+        if status.code() != Some(expected) {
             return Err(Error::Failed(format!(
-                "trafgen ended ({status}) before its {} s were up; its output is in {}",
+                "{name} ended ({status}) before its {} s were up; its output is in {}",
                 self.seconds,
-                trafgen.log.display()
+                generator.log.display()
             )));
         }
         Ok(seconds)
     }
 
-    /// trafgen on the generator CPU, one process (`--cpus 1`), stopped with
-    /// SIGINT by `timeout`, which signals its whole process group: trafgen's
-    /// parent alone ignores it.
+    /// `ringtap replay` of the 256 flows' frames at `fps`, for the
+    /// configured time, on the generator CPU.
+    fn replay(&self, case: Case, fps: u64) -> Result<Cmd> {
+        let ringtap = self.ringtap.ok_or_else(|| {
+            Error::Failed("the fixed-rate generator needs the ringtap binary".into())
+        })?;
+        let count = fps * u64::from(self.seconds);
+        let loops = count.div_ceil(256) + 1;
+        Ok(in_netns(&self.lab.gen)
+            .args(["taskset", "-c", &GENERATOR_CPU.to_string()])
+            .arg(ringtap)
+            .args(["replay", "--out", "gen0", "--read"])
+            .arg(replay_pcap_path(self.out_dir, case.frame_bytes))
+            .args(["--pps", &fps.to_string()])
+            .args(["--count", &count.to_string()])
+            .args(["--loop", &loops.to_string()]))
+    }
+
+    /// trafgen flooding from the generator CPU, one process (`--cpus 1`),
+    /// stopped with SIGINT by `timeout`, which signals its whole process
+    /// group: trafgen's parent alone ignores it.
     fn trafgen(&self, case: Case) -> Cmd {
-        let cmd = in_netns(&self.lab.gen)
+        in_netns(&self.lab.gen)
             .args(["taskset", "-c", &GENERATOR_CPU.to_string()])
             .args(["timeout", "--signal=INT", "--kill-after=5"])
             .arg(self.seconds.to_string())
             .args(["trafgen", "--dev", "gen0", "--conf"])
             .arg(trafgen_config_path(self.out_dir, case.frame_bytes))
-            .args(["--cpus", "1", "--no-sock-mem", "--notouch-irq"]);
-        match case.load {
-            Load::Rate(fps) => cmd.args(["--rate", &format!("{fps}pps")]),
-            Load::Flood => cmd,
-        }
+            .args(["--cpus", "1", "--no-sock-mem", "--notouch-irq"])
     }
 }
 
@@ -1808,6 +1908,28 @@ ffff8a0a41e2b000 3      3    0000   6     1 0      0      51235
         let fill: usize = fill.trim().trim_end_matches(')').parse().unwrap();
         out.resize(out.len() + fill, 0);
         out
+    }
+
+    #[test]
+    fn replay_sends_the_frames_trafgen_sends() {
+        use ringtap_core::pcapng::{CaptureReader, Record};
+        for frame_bytes in [64u16, 1500] {
+            let flow0 = bench_frame(frame_bytes, 0).unwrap();
+            assert_eq!(flow0, config_bytes(&trafgen_config(frame_bytes).unwrap()));
+            let pcap = replay_pcap(frame_bytes).unwrap();
+            let packets: Vec<Vec<u8>> = CaptureReader::<'_>::new(&pcap)
+                .unwrap()
+                .filter_map(|r| match r.unwrap() {
+                    Record::Packet { data, .. } => Some(data.to_vec()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(packets.len(), 256);
+            for (flow, p) in packets.iter().enumerate() {
+                assert_eq!(p, &bench_frame(frame_bytes, flow as u8).unwrap());
+                assert_eq!(p[35], flow as u8, "source port low byte");
+            }
+        }
     }
 
     #[test]

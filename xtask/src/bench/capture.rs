@@ -152,7 +152,7 @@ pub(super) fn measure(
     repetitions: u32,
 ) -> Result<Vec<Row>> {
     println!(
-        "{} s of traffic per run; trafgen on CPU {GENERATOR_CPU}, capturer on CPU {DUT_CPU}; \
+        "{} s of traffic per run; generator on CPU {GENERATOR_CPU}, capturer on CPU {DUT_CPU}; \
          files on the tmpfs at {}",
         bench.seconds,
         scratch.dir.display()
@@ -223,7 +223,7 @@ impl Bench<'_> {
             frame_bytes: FRAME_BYTES,
             load,
         };
-        let seconds = self.run_trafgen(case, log("trafgen"))?;
+        let seconds = self.run_generator(case, log("generator"))?;
         let trafgen_stopped = Instant::now();
         let after = lab.counters()?;
         wait_until_idle(&process)?;
@@ -271,8 +271,8 @@ impl Bench<'_> {
 
         if after.offered == before.offered {
             return Err(Error::Failed(format!(
-                "trafgen sent no frames; its output is in {}",
-                log("trafgen").display()
+                "the generator sent no frames; its output is in {}",
+                log("generator").display()
             )));
         }
         let cpu_seconds = |pick: fn(&CpuTicks) -> u64| {
@@ -347,7 +347,7 @@ fn wait_until_idle(process: &Process) -> Result {
         last = now;
     }
     println!(
-        "  warning: `{}` still busy 5 s after trafgen stopped",
+        "  warning: `{}` still busy 5 s after the generator stopped",
         process.shown
     );
     Ok(())
