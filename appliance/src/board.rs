@@ -95,13 +95,14 @@ pub struct Ports {
     pub mirror: Option<String>,
 }
 
-/// `PACKET_VERSION` of a board's socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// `PACKET_VERSION` of a ring socket: in a board profile (`tpacket =
+/// "v3"`) and on the command line (`--tpacket v3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Tpacket {
-    /// `TPACKET_V2`: fixed-size frames.
+    /// TPACKET_V2: one fixed-size frame per packet
     V2,
-    /// `TPACKET_V3`: packets packed into blocks (RX); V2-like slots (TX).
+    /// TPACKET_V3: RX blocks of variable-size packets (TX: V2-like slots)
     V3,
 }
 

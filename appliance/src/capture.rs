@@ -25,7 +25,7 @@ use ringtap_core::vlan::{self, Tag};
 use ringtap_linux::{FrameInfo, PacketSocket};
 use serde::Serialize;
 
-use crate::board::Board;
+use crate::board::{Board, Tpacket};
 use crate::bridge::config::{self, load_filter, parse_count, rx_room, seconds, MAX_FILTER_LEN};
 use crate::bridge::port::{self, RxPort};
 use crate::log;
@@ -48,15 +48,6 @@ pub enum Format {
     Pcapng,
     /// classic pcap with nanosecond timestamps
     Pcap,
-}
-
-/// `--tpacket`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Tpacket {
-    /// TPACKET_V3: blocks of variable-size packets (default)
-    V3,
-    /// TPACKET_V2: one frame per packet
-    V2,
 }
 
 const EXAMPLES: &str = "\
@@ -100,7 +91,7 @@ pub struct CaptureArgs {
     /// Keep at most N files: PATH.0 ... PATH.N-1, the oldest overwritten
     #[arg(long, value_name = "N", requires = "rotate_size")]
     pub rotate_files: Option<String>,
-    /// RX ring version
+    /// RX ring version (default: the board's, else v3)
     #[arg(long, value_enum, value_name = "VERSION")]
     pub tpacket: Option<Tpacket>,
     /// RX ring block size
@@ -374,10 +365,7 @@ fn pump(port: &mut RxPort, state: &mut State) -> Result<usize, Failure> {
 /// The RX ring: options over the board's `[capture]` ring over the defaults.
 fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest, Failure> {
     let g = board.map(|b| b.capture);
-    let board_version = g.map(|g| match g.tpacket {
-        crate::board::Tpacket::V2 => Tpacket::V2,
-        crate::board::Tpacket::V3 => Tpacket::V3,
-    });
+    let board_version = g.map(|g| g.tpacket);
     let version = args.tpacket.or(board_version).unwrap_or(Tpacket::V3);
     let from_board = g.filter(|_| board_version == Some(version));
     let size = |opt: &Option<String>, name: &str, default: u32| -> Result<u32, Failure> {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use ringtap_core::bpf::{self, Instruction};
 use ringtap_core::frame::KernelWord;
 use ringtap_core::geometry::{
@@ -15,7 +15,7 @@ use ringtap_core::geometry::{
 };
 use ringtap_linux::netdev::{self, Offload};
 
-use crate::board::{self, Board};
+use crate::board::{Board, Tpacket};
 use crate::plan::{parse_u32, refused_by, Kind};
 use crate::Failure;
 
@@ -39,15 +39,6 @@ Examples:
 
 Sizes take 4096, 0x1000, 128K or 2M. Exit status: 0 after a clean stop, 2 for
 a bad option or configuration (nothing is forwarded), 1 when the system fails.";
-
-/// `--tpacket`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Tpacket {
-    /// TPACKET_V2: one frame per packet
-    V2,
-    /// TPACKET_V3: blocks of variable-size packets (default)
-    V3,
-}
 
 /// Options of `ringtap bridge`.
 #[derive(Debug, Args)]
@@ -77,7 +68,7 @@ pub struct BridgeArgs {
     /// Ring geometry and ports from a board profile file
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// RX ring version
+    /// RX ring version (default: the board's, else v3)
     #[arg(long, value_enum, value_name = "VERSION")]
     pub tpacket: Option<Tpacket>,
     /// RX ring block size
@@ -175,10 +166,7 @@ impl Defaults {
     pub fn of_board(board: &Board) -> Defaults {
         let g = &board.bridge;
         Defaults {
-            tpacket: match g.tpacket {
-                board::Tpacket::V2 => Tpacket::V2,
-                board::Tpacket::V3 => Tpacket::V3,
-            },
+            tpacket: g.tpacket,
             block_size: g.block_size,
             block_nr: g.block_nr,
             frame_size: Some(g.frame_size),
