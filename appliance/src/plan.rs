@@ -738,7 +738,7 @@ fn human(bytes: u128) -> String {
         b if b >= 1 << 10 => (1 << 10, "KiB"),
         b => return format!("{b} bytes"),
     };
-    if bytes % unit == 0 {
+    if bytes.is_multiple_of(unit) {
         format!("{} {name}", bytes / unit)
     } else {
         // Only for display; a u128 of bytes converts to f64 closely enough.

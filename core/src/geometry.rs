@@ -223,7 +223,7 @@ impl RingRequest {
                 block_size: r.block_size,
             });
         }
-        if r.block_size % page.get() != 0 {
+        if !r.block_size.is_multiple_of(page.get()) {
             return Err(GeometryError::BlockSizeNotPageAligned {
                 block_size: r.block_size,
                 page_size: page.get(),
@@ -246,7 +246,7 @@ impl RingRequest {
                 reserve: r.reserve,
             });
         }
-        if r.frame_size % TPACKET_ALIGNMENT != 0 {
+        if !r.frame_size.is_multiple_of(TPACKET_ALIGNMENT) {
             return Err(GeometryError::FrameSizeNotAligned {
                 frame_size: r.frame_size,
             });

@@ -72,7 +72,7 @@ fn pcapng_blocks(file: &[u8]) -> (bool, Vec<Block>) {
         let kind = u32_at(at);
         let len = u32_at(at + 4) as usize;
         assert!(
-            len >= 12 && len % 4 == 0 && at + len <= file.len(),
+            len >= 12 && len.is_multiple_of(4) && at + len <= file.len(),
             "block at byte {at}: length {len}"
         );
         assert_eq!(
@@ -242,7 +242,7 @@ fn check_with_tshark(file: &Path, expected: &[Vec<u8>], from: SystemTime, to: Sy
             i + 1,
             row[2]
         );
-        sub_microsecond |= ts % 1000 != 0;
+        sub_microsecond |= !ts.is_multiple_of(1000);
     }
     assert!(
         sub_microsecond,

@@ -134,11 +134,11 @@ fn ring_bytes(r: &RingRequest) -> u64 {
 /// out, which only makes this answer `true` more often), written from the
 /// kernel source rather than taken from the validator under test.
 fn may_allocate(r: &RingRequest, page: u32, word: KernelWord) -> bool {
-    if r.block_nr == 0 || (r.block_size as i32) <= 0 || r.block_size % page != 0 {
+    if r.block_nr == 0 || (r.block_size as i32) <= 0 || !r.block_size.is_multiple_of(page) {
         return false;
     }
     let min = u64::from(r.version.hdrlen(word)) + u64::from(r.reserve);
-    if u64::from(r.frame_size) < min || r.frame_size % TPACKET_ALIGNMENT != 0 {
+    if u64::from(r.frame_size) < min || !r.frame_size.is_multiple_of(TPACKET_ALIGNMENT) {
         return false;
     }
     let frames_per_block = u64::from(r.block_size / r.frame_size);
@@ -371,7 +371,7 @@ impl Gen {
                     2 | 3 => base - delta,
                     _ => self.rng.range(1, INT_MAX),
                 };
-                if r.block_size % page == 0 {
+                if r.block_size.is_multiple_of(page) {
                     r.block_size += 1;
                 }
                 if self.rng.chance(70) {

@@ -203,7 +203,7 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         } as u32)
     }
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!(
             "base64 text of {} characters is not a multiple of 4",
             bytes.len()
