@@ -205,6 +205,12 @@ impl Cmd {
         self
     }
 
+    /// Removes a variable from the command's environment (not shown).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     /// Runs `prefix... <this command>` (e.g. under `unshare`), keeping the
     /// environment, which the prefix program passes on.
     pub fn wrapped_in(self, prefix: &[&str]) -> Self {

@@ -22,6 +22,7 @@ mod fetch;
 mod guest;
 mod initramfs;
 mod netns;
+pub mod qemu;
 mod stats;
 mod traffic;
 
@@ -569,7 +570,8 @@ fn qemu_command(board: &Board, netns: &str, kernel: &Path, initrd: &Path) -> Cmd
         ]
     };
     Cmd::new("ip")
-        .args(["netns", "exec", netns, board.qemu_system])
+        .args(["netns", "exec", netns])
+        .arg(qemu::program(board.qemu_system))
         .args(["-machine", &board.machine, "-cpu", &board.cpu])
         .args(["-m", &board.memory_mib.to_string(), "-smp", "1"])
         .args(["-accel", "tcg", "-nodefaults", "-no-user-config"])
@@ -1018,9 +1020,14 @@ Jan  1 00:00:12 virt daemon.info ringtap: eth0 -> eth1: rx 64 tx 64
             Path::new("/i"),
         )
         .shown();
-        assert!(shown.starts_with(
-            "ip netns exec ringtap-vm-1-test qemu-system-arm -machine virt,highmem=off"
-        ));
+        assert!(
+            shown.starts_with("ip netns exec ringtap-vm-1-test "),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("/qemu-system-arm -machine virt,highmem=off"),
+            "{shown}"
+        );
         assert!(shown.contains("ifname=tap0,script=no,downscript=no"));
         assert!(shown.contains("mac=52:54:00:72:74:01,addr=3,romfile="));
         assert!(shown.contains("'console=ttyAMA0 panic=-1 quiet ipv6.disable=1'"));

@@ -90,33 +90,83 @@ fn apt_options(arch: &str, apt_dir: &Path) -> Vec<String> {
     .collect()
 }
 
+/// apt with a private list and cache directory under `dir/apt` and one
+/// architecture; its `.deb` downloads go to `dir/debs`.
+#[derive(Debug)]
+pub(super) struct PrivateApt {
+    options: Vec<String>,
+    debs: PathBuf,
+}
+
+impl PrivateApt {
+    /// Creates the private state and fetches the indexes. A mirror that is
+    /// mid-sync makes `update` fail for one index while the others are
+    /// fine, so its outcome is returned apart, for the caller to judge once
+    /// it knows whether its packages resolve.
+    pub(super) fn update(arch: &str, dir: &Path) -> Result<(PrivateApt, Result)> {
+        if crate::deps::find_program("apt-get").is_none() {
+            return Err(Error::Failed(format!(
+                "the board simulation fetches Debian packages for {arch} with apt-get, which \
+                 this machine lacks; it needs a Debian-based host"
+            )));
+        }
+        let apt_dir = dir.join("apt");
+        for sub in [
+            apt_dir.join("lists").join("partial"),
+            apt_dir.join("cache").join("archives").join("partial"),
+        ] {
+            create_dir(&sub)?;
+        }
+        let apt = PrivateApt {
+            options: apt_options(arch, &apt_dir),
+            debs: dir.join("debs"),
+        };
+        let update = Cmd::new("apt-get").args(&apt.options).arg("update").run();
+        Ok((apt, update))
+    }
+
+    /// `apt-cache ARGS` in the private view.
+    fn cache(&self) -> Cmd {
+        Cmd::new("apt-cache").args(&self.options)
+    }
+
+    /// Downloads `specs` (`name` or `name:arch`) into a fresh `debs`
+    /// directory and returns the files, in the order of `specs`.
+    pub(super) fn download(&self, specs: &[String]) -> Result<Vec<PathBuf>> {
+        remove_dir(&self.debs)?;
+        create_dir(&self.debs)?;
+        // `apt-get download` writes into the current directory.
+        println!("vm: (in {})", self.debs.display());
+        Cmd::new("apt-get")
+            .args(&self.options)
+            .arg("download")
+            .args(specs)
+            .current_dir(&self.debs)
+            .run()?;
+        specs
+            .iter()
+            .map(|spec| deb_file(&self.debs, spec.split(':').next().unwrap_or(spec)))
+            .collect()
+    }
+}
+
+/// The `Version` field of a `.deb` file.
+pub(super) fn deb_version(deb: &Path) -> Result<String> {
+    let version = Cmd::new("dpkg-deb")
+        .arg("--field")
+        .arg(deb)
+        .arg("Version")
+        .quiet()
+        .output()?;
+    Ok(version.trim().to_string())
+}
+
 fn fetch(board: &Board, cache: &Path) -> Result<(u64, f64)> {
     let started = Instant::now();
     let arch = board.debian_arch.as_str();
-    if crate::deps::find_program("apt-get").is_none() {
-        return Err(Error::Failed(format!(
-            "cargo xtask vm fetches the guest kernel ({}) and busybox-static for {arch} with \
-             apt-get, which this machine lacks; it needs a Debian-based host",
-            board.kernel_package
-        )));
-    }
-    let apt_dir = cache.join("apt");
-    let debs = cache.join("debs");
-    for dir in [
-        apt_dir.join("lists").join("partial"),
-        apt_dir.join("cache").join("archives").join("partial"),
-    ] {
-        create_dir(&dir)?;
-    }
-    remove_dir(&debs)?;
-    create_dir(&debs)?;
-    let options = apt_options(arch, &apt_dir);
-
-    // A mirror that is mid-sync makes `update` fail for one index while the
-    // others are fine; what matters is whether the packages resolve.
-    let update = Cmd::new("apt-get").args(&options).arg("update").run();
-    let resolve = Cmd::new("apt-cache")
-        .args(&options)
+    let (apt, update) = PrivateApt::update(arch, cache)?;
+    let resolve = apt
+        .cache()
         .args(["show", "--no-all-versions"])
         .arg(&board.kernel_package)
         .output()
@@ -143,33 +193,21 @@ fn fetch(board: &Board, cache: &Path) -> Result<(u64, f64)> {
     };
     println!("vm: {} resolves to {kernel}", board.kernel_package);
 
-    // `apt-get download` writes into the current directory.
-    println!("vm: (in {})", debs.display());
-    Cmd::new("apt-get")
-        .args(&options)
-        .arg("download")
-        .args([format!("{kernel}:{arch}"), format!("busybox-static:{arch}")])
-        .current_dir(&debs)
-        .run()?;
-
+    let debs = apt.download(&[format!("{kernel}:{arch}"), format!("busybox-static:{arch}")])?;
     let mut bytes = 0;
     let mut stamp = String::new();
-    for (package, into) in [(kernel.as_str(), "kernel"), ("busybox-static", "busybox")] {
-        let deb = deb_file(&debs, package)?;
-        bytes += fs::metadata(&deb).map(|m| m.len()).unwrap_or(0);
-        let version = Cmd::new("dpkg-deb")
-            .args(["--field"])
-            .arg(&deb)
-            .arg("Version")
-            .quiet()
-            .output()?;
-        stamp.push_str(&format!("{package} {}\n", version.trim()));
+    for ((package, into), deb) in [(kernel.as_str(), "kernel"), ("busybox-static", "busybox")]
+        .into_iter()
+        .zip(&debs)
+    {
+        bytes += fs::metadata(deb).map(|m| m.len()).unwrap_or(0);
+        stamp.push_str(&format!("{package} {}\n", deb_version(deb)?));
         let tree = cache.join(into);
         remove_dir(&tree)?;
-        Cmd::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree).run()?;
+        Cmd::new("dpkg-deb").arg("-x").arg(deb).arg(&tree).run()?;
     }
     // The unpacked trees are the cache; the archives would only double it.
-    remove_dir(&debs)?;
+    remove_dir(&apt.debs)?;
     write(&cache.join(STAMP), &stamp)?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
