@@ -4,12 +4,16 @@
 use crate::{build, can_unshare_as_user, deps, is_root, target_dir, vm, Cmd, Error, Result};
 
 const HELP: &str = "\
-Usage: cargo xtask test [--skip-deps] [--only STEP]...
+Usage: cargo xtask test [--skip-deps] [--allow-remove] [--only STEP]...
 
 Runs, in order, stopping at the first failure:
-  deps    check for (as root: install) rustup components/targets and Debian packages
+  deps    check for (as root: install) rustup components, targets and toolchains,
+          Debian packages and crates.io tools; prove the ARM toolchains by running
+          a static program under qemu-user (`cargo xtask deps --help`)
   fmt     cargo fmt --all -- --check
   clippy  cargo clippy, whole workspace, and ringtap-core and ringtap with `defmt`, -D warnings
+  msrv    cargo check with the declared minimum Rust (rust-version in Cargo.toml):
+          the whole workspace for the host, the shipped crates for the ARM targets
   unit    cargo test --workspace --exclude ringtap-tests (unit + doc tests)
   netns   cargo test -p ringtap-tests in network namespaces (root or user namespaces)
   arm     cargo test -p ringtap-core on aarch64 musl and armv7 gnueabihf under qemu-user
@@ -21,6 +25,8 @@ Runs, in order, stopping at the first failure:
 
 Options:
   --skip-deps    do not run the deps step
+  --allow-remove let the deps step remove packages that conflict with needed ones
+                 (it refuses otherwise, naming them)
   --only STEP    run only STEP (may be repeated)
   -h, --help     print this message
 ";
@@ -30,6 +36,7 @@ enum Step {
     Deps,
     Fmt,
     Clippy,
+    Msrv,
     Unit,
     Netns,
     Arm,
@@ -37,10 +44,11 @@ enum Step {
     Vm,
 }
 
-const ALL_STEPS: [Step; 8] = [
+const ALL_STEPS: [Step; 9] = [
     Step::Deps,
     Step::Fmt,
     Step::Clippy,
+    Step::Msrv,
     Step::Unit,
     Step::Netns,
     Step::Arm,
@@ -54,6 +62,7 @@ impl Step {
             Step::Deps => "deps",
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
+            Step::Msrv => "msrv",
             Step::Unit => "unit",
             Step::Netns => "netns",
             Step::Arm => "arm",
@@ -67,6 +76,7 @@ impl Step {
             Step::Deps => "tools this machine needs",
             Step::Fmt => "formatting",
             Step::Clippy => "lints, warnings are errors",
+            Step::Msrv => "the declared minimum Rust version builds everything",
             Step::Unit => "host unit and doc tests",
             Step::Netns => "integration tests in network namespaces",
             Step::Arm => "ringtap-core tests on ARM under qemu-user",
@@ -90,11 +100,23 @@ enum Outcome {
     Skipped(String),
 }
 
+/// What the command line asked for.
+#[derive(Debug, PartialEq)]
+struct Plan {
+    steps: Vec<Step>,
+    allow_remove: bool,
+}
+
 pub fn run(args: &[String]) -> Result {
-    let Some(steps) = parse_args(args)? else {
+    let Some(Plan {
+        steps,
+        allow_remove,
+    }) = parse_args(args)?
+    else {
         print!("{HELP}");
         return Ok(());
     };
+    let deps_options = deps::Options { allow_remove };
     let (mut passed, mut skipped) = (0, 0);
     for (index, &step) in steps.iter().enumerate() {
         println!();
@@ -105,7 +127,7 @@ pub fn run(args: &[String]) -> Result {
             steps.len(),
             step.about()
         );
-        match run_step(step) {
+        match run_step(step, deps_options) {
             Ok(Outcome::Passed) => passed += 1,
             Ok(Outcome::Skipped(reason)) => {
                 println!("SKIPPED {}: {reason}", step.name());
@@ -138,9 +160,10 @@ fn summary(passed: usize, failed: usize, skipped: usize) -> String {
     line
 }
 
-/// The steps to run, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Vec<Step>>> {
+/// The steps to run and the options, or `None` when help was asked for.
+fn parse_args(args: &[String]) -> Result<Option<Plan>> {
     let mut skip_deps = false;
+    let mut allow_remove = false;
     let mut only = Vec::new();
     let mut args = args.iter().map(String::as_str);
     while let Some(arg) = args.next() {
@@ -148,6 +171,10 @@ fn parse_args(args: &[String]) -> Result<Option<Vec<Step>>> {
             "-h" | "--help" => return Ok(None),
             "--skip-deps" => {
                 skip_deps = true;
+                continue;
+            }
+            "--allow-remove" => {
+                allow_remove = true;
                 continue;
             }
             "--only" => args
@@ -181,16 +208,19 @@ fn parse_args(args: &[String]) -> Result<Option<Vec<Step>>> {
     if steps.is_empty() {
         return Err(Error::Usage("no steps left to run".to_string()));
     }
-    Ok(Some(steps))
+    Ok(Some(Plan {
+        steps,
+        allow_remove,
+    }))
 }
 
 fn step_names() -> String {
     ALL_STEPS.map(Step::name).join(", ")
 }
 
-fn run_step(step: Step) -> Result<Outcome> {
+fn run_step(step: Step, deps_options: deps::Options) -> Result<Outcome> {
     match step {
-        Step::Deps => deps::ensure(&deps::FOR_TEST)?,
+        Step::Deps => deps::ensure_with(&deps::FOR_TEST, deps_options)?,
         Step::Fmt => Cmd::cargo().args(["fmt", "--all", "--", "--check"]).run()?,
         Step::Clippy => {
             Cmd::cargo()
@@ -216,6 +246,7 @@ fn run_step(step: Step) -> Result<Outcome> {
                 ])
                 .run()?;
         }
+        Step::Msrv => return minimum_rust(),
         Step::Unit => Cmd::cargo()
             .args(["test", "--workspace", "--exclude", "ringtap-tests"])
             .run()?,
@@ -234,6 +265,45 @@ fn run_step(step: Step) -> Result<Outcome> {
             }
         }
     }
+    Ok(Outcome::Passed)
+}
+
+/// The declared minimum Rust builds what it claims to: every crate and
+/// target of the workspace on the host, and the crates a board runs for
+/// the ARM targets. In a target directory of its own, so the main one keeps
+/// its current-toolchain build.
+fn minimum_rust() -> Result<Outcome> {
+    let msrv = deps::msrv()?;
+    let target_dir = target_dir().join("msrv");
+    let check = |args: &[&str]| {
+        Cmd::new("rustup")
+            .args(["run", &msrv, "cargo", "check", "--locked", "--quiet"])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .args(args)
+            // The toolchain running xtask must not leak into the old one.
+            .env_remove("CARGO")
+            .env_remove("RUSTC")
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .run()
+    };
+    check(&["--workspace", "--all-targets"])?;
+    for target in [
+        "aarch64-unknown-linux-musl",
+        "armv7-unknown-linux-gnueabihf",
+    ] {
+        check(&[
+            "-p",
+            "ringtap-core",
+            "-p",
+            "ringtap-linux",
+            "-p",
+            "ringtap",
+            "--target",
+            target,
+        ])?;
+    }
+    println!("msrv: Rust {msrv} checks the workspace and the ARM builds");
     Ok(Outcome::Passed)
 }
 
@@ -327,7 +397,22 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Option<Vec<Step>>> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse_args(&args)
+        Ok(parse_args(&args)?.map(|plan| plan.steps))
+    }
+
+    #[test]
+    fn allow_remove_is_passed_to_deps() {
+        let args = ["--allow-remove".to_string(), "--only=deps".to_string()];
+        let plan = parse_args(&args).unwrap().unwrap();
+        assert_eq!(
+            plan,
+            Plan {
+                steps: vec![Step::Deps],
+                allow_remove: true
+            }
+        );
+        let plan = parse_args(&[]).unwrap().unwrap();
+        assert!(!plan.allow_remove);
     }
 
     #[test]
@@ -363,7 +448,7 @@ mod tests {
 
     #[test]
     fn summary_mentions_skips_only_when_there_are_some() {
-        assert_eq!(summary(8, 0, 0), "steps: 8 passed, 0 failed");
+        assert_eq!(summary(9, 0, 0), "steps: 9 passed, 0 failed");
         assert_eq!(summary(2, 1, 0), "steps: 2 passed, 1 failed");
         assert_eq!(summary(5, 0, 1), "steps: 5 passed, 0 failed, 1 skipped");
     }
