@@ -199,8 +199,16 @@ pub fn corpus(count: usize, mtu: usize) -> Vec<Vec<u8>> {
                 3 => 64 + (seq as usize * 37) % 400,
                 _ => 100 + (seq as usize * 997) % (max - 100),
             };
-            let src = if seq.is_multiple_of(3) { MARKED_SRC } else { SRC };
-            let dst = if seq.is_multiple_of(4) { BROADCAST } else { DST };
+            let src = if seq.is_multiple_of(3) {
+                MARKED_SRC
+            } else {
+                SRC
+            };
+            let dst = if seq.is_multiple_of(4) {
+                BROADCAST
+            } else {
+                DST
+            };
             out.push(build(seq, dst, src, tags, *payload, len));
             seq += 1;
         }
