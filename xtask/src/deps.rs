@@ -790,7 +790,10 @@ mod tests {
                 let Some(rest) = text[..at].rsplit_once("Rust ") else {
                     continue;
                 };
-                if rest.1.contains(' ') {
+                let version = rest.1;
+                let numeric = version.starts_with(|c: char| c.is_ascii_digit())
+                    && version.chars().all(|c| c.is_ascii_digit() || c == '.');
+                if !numeric {
                     continue;
                 }
                 statements += 1;
