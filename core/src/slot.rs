@@ -115,28 +115,34 @@ impl RingMemory {
 }
 
 impl RingMemory {
-    /// Recover a TX ring that the kernel stopped at a refused frame.
+    /// Remove the frame at the kernel's head of a TX ring and keep the
+    /// frames queued behind it, in order.
     ///
-    /// Without `PACKET_LOSS`, the kernel marks a frame it cannot send
-    /// `WRONG_FORMAT` and stops there: it only ever sends the frame at its
-    /// head, so marking that frame `AVAILABLE` would stall the ring for
-    /// good. Instead the frames queued after it (`refused + 1 .. next`, all
-    /// still `SEND_REQUEST`, untouched because the kernel stopped) move one
-    /// slot back, in order, and the last slot becomes `AVAILABLE`. Returns
-    /// the new fill position (`next - 1`), or `None` when the slots do not
-    /// look like that (nothing is changed then).
+    /// The kernel sends only from its head. It stops there when it refuses
+    /// the frame (`WRONG_FORMAT`, without `PACKET_LOSS`) and when the device
+    /// dropped it (`NET_XMIT_DROP`: the frame is `SEND_REQUEST` again and is
+    /// tried on every `send`). Marking that frame `AVAILABLE` would stall
+    /// the ring for good, since the head would stay on a frame the kernel
+    /// no longer looks for. Instead the frames queued after it (`head + 1 ..
+    /// next`, all `SEND_REQUEST`) move one slot back, in order, and the last
+    /// slot becomes `AVAILABLE`. Returns the new fill position (`next - 1`),
+    /// or `None` when the slots do not look like that (nothing is changed
+    /// then).
     ///
     /// Call it only between `send` calls on this ring's socket, so the kernel
     /// is not walking the ring meanwhile.
-    pub fn drop_refused(&mut self, refused: u32, next: u32) -> Option<u32> {
+    pub fn remove_head(&mut self, head: u32, next: u32) -> Option<u32> {
         let n = self.slot_count();
-        if self.is_block_ring() || refused >= n || next >= n || refused == next {
+        if self.is_block_ring() || head >= n || next >= n {
             return None;
         }
-        if TxStatus(self.peek_status(refused)?).state() != Ok(TxState::WrongFormat) {
+        let head_state = TxStatus(self.peek_status(head)?).state().ok()?;
+        if !matches!(head_state, TxState::WrongFormat | TxState::SendRequest) {
             return None;
         }
-        let mut i = (refused + 1) % n;
+        // A refused head is never `next` (that slot is free); a retained one
+        // is `next` only when every slot is queued.
+        let mut i = (head + 1) % n;
         while i != next {
             if TxStatus(self.peek_status(i)?).state() != Ok(TxState::SendRequest) {
                 return None;
@@ -145,7 +151,7 @@ impl RingMemory {
         }
         let size = self.layout.frame_size() as usize;
         let status_at = status_offset(&self.layout);
-        let mut dst = refused;
+        let mut dst = head;
         loop {
             let src = (dst + 1) % n;
             if src == next {
@@ -155,7 +161,7 @@ impl RingMemory {
             let to = usize::try_from(self.layout.frame_offset(dst)?).ok()?;
             // SAFETY: both frames lie inside the ring (layout), are distinct,
             // and belong to user space for now: the kernel stopped at
-            // `refused` and touches no later frame until the next `send`.
+            // `head` and touches no later frame until the next `send`.
             // The status word is skipped: it is written below with Release.
             unsafe {
                 let base = self.base.as_ptr();
@@ -167,7 +173,7 @@ impl RingMemory {
                     size - tail,
                 );
             }
-            if dst == refused {
+            if dst == head && head_state == TxState::WrongFormat {
                 let to_state = TxState::WrongFormat
                     .step(Actor::User, TxState::SendRequest)
                     .ok()?;
@@ -175,9 +181,11 @@ impl RingMemory {
             }
             dst = src;
         }
-        // `dst` is the last queued slot (or `refused` itself when nothing
-        // was queued after it); its content now lives one slot earlier.
-        self.slot(dst)?.hand_over(TxState::Available.to_raw());
+        // `dst` is the last queued slot (or `head` itself when nothing was
+        // queued after it); its content now lives one slot earlier.
+        let freed = TxStatus(self.peek_status(dst)?).state().ok()?;
+        let to_state = freed.step(Actor::User, TxState::Available).ok()?;
+        self.slot(dst)?.hand_over(to_state.to_raw());
         Some(dst)
     }
 }
@@ -420,7 +428,7 @@ mod test {
     }
 
     #[test]
-    fn test_drop_refused_compacts_in_order() {
+    fn test_remove_head_compacts_in_order() {
         let mut mem = Pages::new(8192);
         let l = layout(TpacketVersion::V2, RingKind::Tx);
         // SAFETY: as above.
@@ -434,8 +442,9 @@ mod test {
         ring.slot(1)
             .unwrap()
             .hand_over(TxState::WrongFormat.to_raw());
-        assert_eq!(ring.drop_refused(2, 0), None, "frame 2 was not refused");
-        assert_eq!(ring.drop_refused(1, 0), Some(3));
+        assert_eq!(ring.remove_head(3, 2), None, "frame 0, after 3, is free");
+        assert_eq!(ring.remove_head(0, 1), None, "frame 0 is not queued");
+        assert_eq!(ring.remove_head(1, 0), Some(3));
         assert_eq!(ring.peek_status(1), Some(1));
         assert_eq!(ring.peek_status(2), Some(1));
         assert_eq!(ring.peek_status(3), Some(0));
@@ -447,8 +456,39 @@ mod test {
         ring.slot(0)
             .unwrap()
             .hand_over(TxState::WrongFormat.to_raw());
-        assert_eq!(ring.drop_refused(0, 1), Some(0));
+        assert_eq!(ring.remove_head(0, 1), Some(0));
         assert_eq!(ring.peek_status(0), Some(0));
+    }
+
+    #[test]
+    fn test_remove_head_takes_back_a_retained_frame() {
+        let mut mem = Pages::new(8192);
+        let l = layout(TpacketVersion::V2, RingKind::Tx);
+        // SAFETY: as above.
+        let mut ring = unsafe { RingMemory::new(mem.base(), l) };
+        // Frames 2, 3 queued; the device dropped frame 2 and the kernel
+        // left it SEND_REQUEST at its head.
+        for i in 2..4u32 {
+            let mut f = ring.slot(i).unwrap().take_tx().unwrap();
+            f.bytes_mut()[100] = i as u8;
+            f.submit();
+        }
+        assert_eq!(ring.remove_head(2, 0), Some(3));
+        assert_eq!(ring.peek_status(2), Some(1));
+        assert_eq!(ring.peek_status(3), Some(0));
+        assert_eq!(ring.slot(2).unwrap().bytes()[100], 3);
+        // A frame being sent is the kernel's: never removed.
+        ring.slot(2).unwrap().hand_over(TxState::Sending.to_raw());
+        assert_eq!(ring.remove_head(2, 3), None);
+        // With every slot queued, the head is also the fill position.
+        for i in 0..4u32 {
+            ring.slot(i)
+                .unwrap()
+                .hand_over(TxState::SendRequest.to_raw());
+        }
+        assert_eq!(ring.remove_head(1, 1), Some(0));
+        assert_eq!(ring.peek_status(0), Some(0));
+        assert_eq!(ring.peek_status(1), Some(1));
     }
 
     #[test]

@@ -8,13 +8,22 @@
 //! TX frame:             Available --user--> SendRequest --kernel--> Sending --kernel--> Available
 //!                                              \--kernel (bad frame, no PACKET_LOSS)--> WrongFormat
 //!                                              \--kernel (bad frame, PACKET_LOSS)-----> Available
+//!                       Sending --kernel (device dropped it)--> Available --kernel--> SendRequest
 //!                       WrongFormat --user (drop it)--> Available
 //!                       WrongFormat --user (fixed, resend)--> SendRequest
+//!                       SendRequest --user (retract the kernel's head)--> Available
 //! ```
-//! A refused frame cannot simply be made `Available`: the kernel sends only
-//! from its head, which stays on the refused frame. Dropping it means moving
-//! the frames queued behind it one slot back
-//! ([`crate::slot::RingMemory::drop_refused`]).
+//! When the device or its queueing discipline drops a frame
+//! (`NET_XMIT_DROP`), `tpacket_snd` puts the frame back to `SendRequest`
+//! within the same `send` call, stops there and returns `ENOBUFS`: the next
+//! `send` tries it again.
+//!
+//! A refused or retained frame cannot simply be made `Available`: the
+//! kernel sends only from its head, which stays on that frame. Dropping it
+//! means moving the frames queued behind it one slot back
+//! ([`crate::slot::RingMemory::remove_head`]); that is also the only
+//! legal way for user space to take a `SendRequest` frame back, between two
+//! `send` calls (the kernel reads the ring only inside `send`).
 //! [`Owner::step`] and [`TxState::step`] accept exactly these moves and
 //! return [`TransitionError`] for anything else; [`crate::slot`] only makes
 //! moves that these functions allow.
@@ -235,8 +244,10 @@ impl TxState {
                 | (SendRequest, Actor::Kernel, Available)
                 | (SendRequest, Actor::Kernel, WrongFormat)
                 | (Sending, Actor::Kernel, Available)
+                | (Available, Actor::Kernel, SendRequest)
                 | (WrongFormat, Actor::User, Available)
                 | (WrongFormat, Actor::User, SendRequest)
+                | (SendRequest, Actor::User, Available)
         );
         if legal {
             Ok(to)
@@ -365,12 +376,16 @@ mod test {
                 }
             }
         }
-        assert_eq!(legal, 7);
-        // The user never takes a frame back from the kernel.
-        assert!(SendRequest.step(Actor::User, Available).is_err());
+        assert_eq!(legal, 9);
+        // The user never takes a frame back that the kernel is sending.
         assert!(Sending.step(Actor::User, Available).is_err());
-        // The kernel never fills a frame.
-        assert!(Available.step(Actor::Kernel, SendRequest).is_err());
+        assert!(Sending.step(Actor::User, SendRequest).is_err());
+        // A queued frame is retracted only to Available (with compaction).
+        assert!(SendRequest.step(Actor::User, Available).is_ok());
+        assert!(SendRequest.step(Actor::User, WrongFormat).is_err());
+        // The kernel re-queues a frame the device dropped, and fills none.
+        assert!(Available.step(Actor::Kernel, SendRequest).is_ok());
+        assert!(Available.step(Actor::Kernel, Sending).is_err());
         for s in all {
             assert_eq!(TxStatus(s.to_raw()).state(), Ok(s));
         }
