@@ -20,7 +20,8 @@ mod sys;
 
 pub use error::{Error, Result};
 pub use ring::{
-    BlockRxRing, FrameInfo, FrameRxRing, MappedRing, RxBlock, RxFrame, TxError, TxRing, TxSlot,
+    BlockRxRing, FrameInfo, FrameRxRing, HeadFrame, MappedRing, Reaped, RxBlock, RxFrame, TxError,
+    TxRing, TxSlot,
 };
 pub use socket::{
     kernel_word, online_cpus, page_size, pin_current_thread, CpuList, Membership, PacketSocket,

@@ -65,10 +65,114 @@ struct EthtoolValue {
     data: u32,
 }
 
-/// A socket for interface ioctls in the caller's network namespace.
-fn control() -> Result<OwnedFd> {
-    rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None)
-        .map_err(|e| Error::new("socket", Some("AF_INET"), e))
+/// A socket for interface queries in the network namespace of the thread
+/// that opened it, kept open for repeated queries (a forwarder that checks
+/// its ports every tick should not open a socket per question).
+#[derive(Debug)]
+pub struct Control {
+    fd: OwnedFd,
+}
+
+impl Control {
+    /// `socket(AF_INET, SOCK_DGRAM, 0)`: interface ioctls need a socket of
+    /// some family; its namespace answers them.
+    pub fn open() -> Result<Control> {
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None)
+            .map_err(|e| Error::new("socket", Some("AF_INET"), e))?;
+        Ok(Control { fd })
+    }
+
+    /// The interface index of `name` (`SIOCGIFINDEX`).
+    pub fn ifindex(&self, name: &str) -> Result<u32> {
+        rustix::net::netdevice::name_to_index(&self.fd, name)
+            .map_err(|e| Error::new("ioctl", Some("SIOCGIFINDEX"), e))
+    }
+
+    /// The MTU of `name` (`SIOCGIFMTU`).
+    pub fn mtu(&self, name: &str) -> Result<u32> {
+        let mut req = request(name)?;
+        call::<SIOCGIFMTU>(&self.fd, &mut req, "SIOCGIFMTU")?;
+        // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member.
+        #[allow(unsafe_code)]
+        let mtu = unsafe { req.ifr_ifru.ifru_mtu };
+        Ok(mtu.max(0) as u32)
+    }
+
+    /// The link flags of `name` (`SIOCGIFFLAGS`).
+    pub fn link_flags(&self, name: &str) -> Result<LinkFlags> {
+        let mut req = request(name)?;
+        call::<SIOCGIFFLAGS>(&self.fd, &mut req, "SIOCGIFFLAGS")?;
+        // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
+        #[allow(unsafe_code)]
+        let flags = unsafe { req.ifr_ifru.ifru_flags } as u16;
+        Ok(LinkFlags {
+            up: flags & IFF_UP != 0,
+            running: flags & IFF_RUNNING != 0,
+            promisc: flags & IFF_PROMISC != 0,
+        })
+    }
+
+    /// Bring `name` up or down (`SIOCSIFFLAGS`; needs CAP_NET_ADMIN).
+    pub fn set_link_up(&self, name: &str, up: bool) -> Result<()> {
+        let mut req = request(name)?;
+        call::<SIOCGIFFLAGS>(&self.fd, &mut req, "SIOCGIFFLAGS")?;
+        // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
+        #[allow(unsafe_code)]
+        let mut flags = unsafe { req.ifr_ifru.ifru_flags } as u16;
+        if up {
+            flags |= IFF_UP;
+        } else {
+            flags &= !IFF_UP;
+        }
+        req.ifr_ifru.ifru_flags = flags as i16;
+        call::<SIOCSIFFLAGS>(&self.fd, &mut req, "SIOCSIFFLAGS")
+    }
+
+    fn ethtool(&self, name: &str, cmd: u32, data: u32, what: &'static str) -> Result<u32> {
+        let mut req = request(name)?;
+        let mut value = EthtoolValue { cmd, data };
+        req.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+        call::<SIOCETHTOOL>(&self.fd, &mut req, what)?;
+        Ok(value.data)
+    }
+
+    /// Whether `offload` is on for `name` (`SIOCETHTOOL`).
+    pub fn offload(&self, name: &str, offload: Offload) -> Result<bool> {
+        Ok(match offload {
+            Offload::Gro => self.ethtool(name, ETHTOOL_GGRO, 0, "ETHTOOL_GGRO")? != 0,
+            Offload::Gso => self.ethtool(name, ETHTOOL_GGSO, 0, "ETHTOOL_GGSO")? != 0,
+            Offload::Tso => self.ethtool(name, ETHTOOL_GTSO, 0, "ETHTOOL_GTSO")? != 0,
+            Offload::Lro => {
+                self.ethtool(name, ETHTOOL_GFLAGS, 0, "ETHTOOL_GFLAGS")? & ETH_FLAG_LRO != 0
+            }
+        })
+    }
+
+    /// Switch `offload` on or off for `name` (needs CAP_NET_ADMIN).
+    pub fn set_offload(&self, name: &str, offload: Offload, on: bool) -> Result<()> {
+        let v = u32::from(on);
+        match offload {
+            Offload::Gro => self
+                .ethtool(name, ETHTOOL_SGRO, v, "ETHTOOL_SGRO")
+                .map(drop),
+            Offload::Gso => self
+                .ethtool(name, ETHTOOL_SGSO, v, "ETHTOOL_SGSO")
+                .map(drop),
+            Offload::Tso => self
+                .ethtool(name, ETHTOOL_STSO, v, "ETHTOOL_STSO")
+                .map(drop),
+            Offload::Lro => {
+                let flags = self.ethtool(name, ETHTOOL_GFLAGS, 0, "ETHTOOL_GFLAGS")?;
+                let flags = if on {
+                    flags | ETH_FLAG_LRO
+                } else {
+                    flags & !ETH_FLAG_LRO
+                };
+                self.ethtool(name, ETHTOOL_SFLAGS, flags, "ETHTOOL_SFLAGS")
+                    .map(drop)
+            }
+        }
+    }
 }
 
 fn request(name: &str) -> Result<ifreq> {
@@ -103,90 +207,33 @@ fn call<const OP: Opcode>(fd: &OwnedFd, req: &mut ifreq, what: &'static str) -> 
         .map_err(|e| Error::new("ioctl", Some(what), e))
 }
 
-/// The interface index of `name` (`if_nametoindex`).
+/// The interface index of `name` (`if_nametoindex`), with a socket of its
+/// own; see [`Control`] for repeated queries.
 pub fn ifindex(name: &str) -> Result<u32> {
-    let fd = control()?;
-    rustix::net::netdevice::name_to_index(&fd, name)
-        .map_err(|e| Error::new("ioctl", Some("SIOCGIFINDEX"), e))
+    Control::open()?.ifindex(name)
 }
 
 /// The MTU of `name`.
 pub fn mtu(name: &str) -> Result<u32> {
-    let fd = control()?;
-    let mut req = request(name)?;
-    call::<SIOCGIFMTU>(&fd, &mut req, "SIOCGIFMTU")?;
-    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member.
-    #[allow(unsafe_code)]
-    let mtu = unsafe { req.ifr_ifru.ifru_mtu };
-    Ok(mtu.max(0) as u32)
+    Control::open()?.mtu(name)
 }
 
 /// The link flags of `name`.
 pub fn link_flags(name: &str) -> Result<LinkFlags> {
-    let fd = control()?;
-    let mut req = request(name)?;
-    call::<SIOCGIFFLAGS>(&fd, &mut req, "SIOCGIFFLAGS")?;
-    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
-    #[allow(unsafe_code)]
-    let flags = unsafe { req.ifr_ifru.ifru_flags } as u16;
-    Ok(LinkFlags {
-        up: flags & IFF_UP != 0,
-        running: flags & IFF_RUNNING != 0,
-        promisc: flags & IFF_PROMISC != 0,
-    })
+    Control::open()?.link_flags(name)
 }
 
 /// Bring `name` up or down (needs CAP_NET_ADMIN).
 pub fn set_link_up(name: &str, up: bool) -> Result<()> {
-    let fd = control()?;
-    let mut req = request(name)?;
-    call::<SIOCGIFFLAGS>(&fd, &mut req, "SIOCGIFFLAGS")?;
-    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
-    #[allow(unsafe_code)]
-    let mut flags = unsafe { req.ifr_ifru.ifru_flags } as u16;
-    if up {
-        flags |= IFF_UP;
-    } else {
-        flags &= !IFF_UP;
-    }
-    req.ifr_ifru.ifru_flags = flags as i16;
-    call::<SIOCSIFFLAGS>(&fd, &mut req, "SIOCSIFFLAGS")
-}
-
-fn ethtool(name: &str, cmd: u32, data: u32, what: &'static str) -> Result<u32> {
-    let fd = control()?;
-    let mut req = request(name)?;
-    let mut value = EthtoolValue { cmd, data };
-    req.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
-    call::<SIOCETHTOOL>(&fd, &mut req, what)?;
-    Ok(value.data)
+    Control::open()?.set_link_up(name, up)
 }
 
 /// Whether `offload` is on for `name`.
 pub fn offload(name: &str, offload: Offload) -> Result<bool> {
-    Ok(match offload {
-        Offload::Gro => ethtool(name, ETHTOOL_GGRO, 0, "ETHTOOL_GGRO")? != 0,
-        Offload::Gso => ethtool(name, ETHTOOL_GGSO, 0, "ETHTOOL_GGSO")? != 0,
-        Offload::Tso => ethtool(name, ETHTOOL_GTSO, 0, "ETHTOOL_GTSO")? != 0,
-        Offload::Lro => ethtool(name, ETHTOOL_GFLAGS, 0, "ETHTOOL_GFLAGS")? & ETH_FLAG_LRO != 0,
-    })
+    Control::open()?.offload(name, offload)
 }
 
 /// Switch `offload` on or off for `name` (needs CAP_NET_ADMIN).
 pub fn set_offload(name: &str, offload: Offload, on: bool) -> Result<()> {
-    let v = u32::from(on);
-    match offload {
-        Offload::Gro => ethtool(name, ETHTOOL_SGRO, v, "ETHTOOL_SGRO").map(drop),
-        Offload::Gso => ethtool(name, ETHTOOL_SGSO, v, "ETHTOOL_SGSO").map(drop),
-        Offload::Tso => ethtool(name, ETHTOOL_STSO, v, "ETHTOOL_STSO").map(drop),
-        Offload::Lro => {
-            let flags = ethtool(name, ETHTOOL_GFLAGS, 0, "ETHTOOL_GFLAGS")?;
-            let flags = if on {
-                flags | ETH_FLAG_LRO
-            } else {
-                flags & !ETH_FLAG_LRO
-            };
-            ethtool(name, ETHTOOL_SFLAGS, flags, "ETHTOOL_SFLAGS").map(drop)
-        }
-    }
+    Control::open()?.set_offload(name, offload, on)
 }

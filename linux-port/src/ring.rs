@@ -38,7 +38,12 @@ pub enum RxRing {
 }
 
 impl MappedRing {
-    pub(crate) fn new(fd: BorrowedFd<'_>, mapping: Mapping, ty: SocketType) -> Result<MappedRing> {
+    pub(crate) fn new(
+        fd: BorrowedFd<'_>,
+        mapping: Mapping,
+        ty: SocketType,
+        vnet_hdr: bool,
+    ) -> Result<MappedRing> {
         let err = |e| Error::new("mmap", Some("PACKET_MMAP"), e);
         let len = usize::try_from(mapping.len()).map_err(|_| err(Errno::NOMEM))?;
         if len == 0 {
@@ -74,7 +79,7 @@ impl MappedRing {
         }
         if let (Some(layout), Some(off)) = (mapping.tx, mapping.tx_offset()) {
             let mem = mapped.ring_memory(off, layout);
-            mapped.tx = Some(TxRing::new(mem, ty));
+            mapped.tx = Some(TxRing::new(mem, ty, vnet_hdr));
         }
         Ok(mapped)
     }
@@ -481,24 +486,148 @@ impl core::fmt::Display for TxError {
 impl std::error::Error for TxError {}
 
 /// A TX ring: frames filled in order, handed to the kernel, sent on `kick`.
+///
+/// The ring keeps count of the frames it handed over (`SEND_REQUEST`) and
+/// has not yet seen the kernel take: they are the `queued` frames before
+/// the fill position, the oldest of them at the kernel's head.
 #[derive(Debug)]
 pub struct TxRing {
     mem: RingMemory,
-    next: u32,
+    cursor: TxCursor,
+    /// The `tp_len` each frame was queued with (kept here rather than read
+    /// back from memory the kernel may be writing).
+    lens: Box<[u32]>,
     ty: SocketType,
     min_offset: usize,
+    vnet_hdr: bool,
+}
+
+/// `sizeof(struct virtio_net_hdr)`.
+const VNET_HDR_LEN: usize = 10;
+/// With `PACKET_VNET_HDR`, the kernel copies this much of a frame into the
+/// socket buffer's linear area (`hdr_len`); the rest, of a jumbo frame,
+/// is attached as the ring's pages.
+const LINEAR_MAX: usize = 2048;
+
+/// The fill position and the number of frames queued before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct TxCursor {
+    next: u32,
+    queued: u32,
+}
+
+/// What [`TxRing::reap`] found after a `send`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// Frames the kernel took since the last reap (now `SENDING` or
+    /// `AVAILABLE`), oldest first.
+    pub frames: u32,
+    /// Their `tp_len`s, summed.
+    pub bytes: u64,
+    /// The kernel's head frame, when it stopped there: `WRONG_FORMAT`
+    /// (refused) or `SEND_REQUEST` (not tried, or retained after the device
+    /// dropped it).
+    pub head: Option<HeadFrame>,
+}
+
+/// The frame at the kernel's head after a `send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadFrame {
+    /// Its position in the ring.
+    pub index: u32,
+    /// Its `tp_len`.
+    pub len: u32,
+    /// `true`: the kernel refused it (`WRONG_FORMAT`); `false`: it is
+    /// still queued (`SEND_REQUEST`).
+    pub refused: bool,
 }
 
 impl TxRing {
-    fn new(mem: RingMemory, ty: SocketType) -> TxRing {
+    fn new(mem: RingMemory, ty: SocketType, vnet_hdr: bool) -> TxRing {
         let l = mem.layout();
         let min_offset = l.request().version.tx_data_offset(l.word()) as usize;
+        let lens = vec![0; mem.slot_count() as usize].into_boxed_slice();
         TxRing {
             mem,
-            next: 0,
+            cursor: TxCursor::default(),
+            lens,
             ty,
             min_offset,
+            vnet_hdr,
         }
+    }
+
+    /// Frames handed to the kernel and not yet seen taken by a [`reap`].
+    ///
+    /// [`reap`]: TxRing::reap
+    pub fn queued(&self) -> u32 {
+        self.cursor.queued
+    }
+
+    fn head(&self) -> u32 {
+        let n = self.mem.slot_count();
+        (self.cursor.next + n - self.cursor.queued % n) % n
+    }
+
+    fn tp_len(&self, index: u32) -> u32 {
+        self.lens.get(index as usize).copied().unwrap_or(0)
+    }
+
+    /// After a `send`: the queued frames the kernel took, walking from its
+    /// head in ring order (it takes them in that order and stops at the
+    /// first it cannot send), and the frame it stopped at.
+    pub fn reap(&mut self) -> Reaped {
+        let mut reaped = Reaped::default();
+        let n = self.mem.slot_count();
+        let mut index = self.head();
+        while self.cursor.queued > 0 {
+            let state = self.mem.peek_status(index).map(|s| TxStatus(s).state());
+            match state {
+                Some(Ok(TxState::Sending | TxState::Available)) => {
+                    reaped.frames += 1;
+                    reaped.bytes += u64::from(self.tp_len(index));
+                    self.cursor.queued -= 1;
+                    index = (index + 1) % n;
+                }
+                Some(Ok(s @ (TxState::SendRequest | TxState::WrongFormat))) => {
+                    reaped.head = Some(HeadFrame {
+                        index,
+                        len: self.tp_len(index),
+                        refused: s == TxState::WrongFormat,
+                    });
+                    break;
+                }
+                // A status word no state explains: leave it to `pending`.
+                Some(Err(_)) | None => break,
+            }
+        }
+        reaped
+    }
+
+    /// Remove the frame at the kernel's head (refused, or retained after
+    /// the device dropped it), keeping the frames queued behind it in
+    /// order. Call after [`reap`] reported a head frame. Returns its
+    /// `tp_len`.
+    ///
+    /// [`reap`]: TxRing::reap
+    pub fn drop_head(&mut self) -> Option<u32> {
+        if self.cursor.queued == 0 {
+            return None;
+        }
+        let head = self.head();
+        let len = self.tp_len(head);
+        let next = self.mem.remove_head(head, self.cursor.next)?;
+        // The lengths move with their frames.
+        let n = self.mem.slot_count();
+        let mut dst = head;
+        while dst != next {
+            let src = (dst + 1) % n;
+            self.lens[dst as usize] = self.lens[src as usize];
+            dst = src;
+        }
+        self.cursor.next = next;
+        self.cursor.queued -= 1;
+        Some(len)
     }
 
     /// The ring's layout.
@@ -513,7 +642,8 @@ impl TxRing {
 
     /// The largest payload a frame takes at the default offset.
     pub fn capacity(&self) -> usize {
-        self.mem.layout().frame_size() as usize - self.min_offset
+        let vnet = if self.vnet_hdr { VNET_HDR_LEN } else { 0 };
+        self.mem.layout().frame_size() as usize - self.min_offset - vnet
     }
 
     /// Queue `data` in the next frame at the default offset.
@@ -568,8 +698,9 @@ impl TxRing {
                 room: frame_size.saturating_sub(offset),
             });
         }
-        let index = self.next;
-        let after = (index + 1) % self.mem.slot_count();
+        let index = self.cursor.next;
+        let slot_count = self.mem.slot_count();
+        let after = (index + 1) % slot_count;
         let version = self.mem.layout().request().version;
         let word = self.mem.layout().word();
         let ty = self.ty;
@@ -582,10 +713,13 @@ impl TxRing {
         };
         Ok(TxSlot {
             frame,
-            next: &mut self.next,
+            cursor: &mut self.cursor,
+            len_of: &mut self.lens[index as usize],
             index,
             after,
             offset,
+            vnet_hdr: self.vnet_hdr,
+            slot_count,
             version,
             word,
             ty,
@@ -609,29 +743,39 @@ impl TxRing {
             .count() as u32
     }
 
+    fn state_of(&self, index: u32) -> Option<TxState> {
+        self.mem
+            .peek_status(index)
+            .and_then(|s| TxStatus(s).state().ok())
+    }
+
     /// True when every frame is `AVAILABLE` again (all sent or dropped).
+    /// Timestamp bits the kernel adds to a sent frame's status do not count.
     pub fn is_idle(&self) -> bool {
-        (0..self.mem.slot_count())
-            .all(|i| self.mem.peek_status(i) == Some(TxState::Available.to_raw()))
+        (0..self.mem.slot_count()).all(|i| self.state_of(i) == Some(TxState::Available))
     }
 
     /// True when the next frame can be filled now.
     pub fn has_room(&self) -> bool {
-        self.mem.peek_status(self.next) == Some(TxState::Available.to_raw())
+        self.state_of(self.cursor.next) == Some(TxState::Available)
     }
 
     /// The frame the kernel refused, if the ring is stopped at one.
     pub fn refused(&self) -> Option<u32> {
         let n = self.mem.slot_count();
-        (0..n).find(|&i| self.mem.peek_status(i) == Some(TxState::WrongFormat.to_raw()))
+        (0..n).find(|&i| self.state_of(i) == Some(TxState::WrongFormat))
     }
 
     /// Drop the frame the kernel refused and keep the frames queued after it,
     /// in order. Returns the dropped frame's index.
     pub fn drop_refused(&mut self) -> Option<u32> {
         let refused = self.refused()?;
-        let next = self.mem.drop_refused(refused, self.next)?;
-        self.next = next;
+        // The frames queued before it were taken.
+        self.reap();
+        if self.head() != refused {
+            return None;
+        }
+        self.drop_head()?;
         Some(refused)
     }
 }
@@ -640,7 +784,11 @@ impl TxRing {
 #[derive(Debug)]
 pub struct TxSlot<'a> {
     frame: TxFrame<'a>,
-    next: &'a mut u32,
+    cursor: &'a mut TxCursor,
+    len_of: &'a mut u32,
+    /// A `virtio_net_hdr` precedes the payload at `offset`.
+    vnet_hdr: bool,
+    slot_count: u32,
     index: u32,
     after: u32,
     offset: usize,
@@ -650,15 +798,21 @@ pub struct TxSlot<'a> {
 }
 
 impl TxSlot<'_> {
-    /// The payload area: from the data offset to the end of the frame.
+    /// Where the payload starts in the frame.
+    fn payload_at(&self) -> usize {
+        self.offset + if self.vnet_hdr { VNET_HDR_LEN } else { 0 }
+    }
+
+    /// The payload area: from the data offset (after the `virtio_net_hdr`
+    /// with `PACKET_VNET_HDR`) to the end of the frame.
     pub fn buf(&mut self) -> &mut [u8] {
-        let offset = self.offset;
-        &mut self.frame.bytes_mut()[offset..]
+        let at = self.payload_at();
+        &mut self.frame.bytes_mut()[at..]
     }
 
     /// Bytes the payload area holds.
     pub fn room(&self) -> usize {
-        self.frame.bytes().len() - self.offset
+        self.frame.bytes().len() - self.payload_at()
     }
 
     /// The frame's position in the ring.
@@ -667,14 +821,27 @@ impl TxSlot<'_> {
     }
 
     /// Queue the first `len` bytes of the payload area for sending
-    /// (`TP_STATUS_SEND_REQUEST`); they leave on the next `send`. Returns
-    /// the frame index.
+    /// (`TP_STATUS_SEND_REQUEST`); they leave on the next `send`. With
+    /// `PACKET_VNET_HDR` the `virtio_net_hdr` before them asks for no
+    /// offload, with `hdr_len` up to 2048 bytes: the kernel copies that much
+    /// into the socket buffer. Returns the frame index.
     pub fn commit(mut self, len: usize) -> core::result::Result<u32, TxError> {
         let room = self.room();
         if len > room {
             return Err(TxError::TooLong { len, room });
         }
-        let (len32, off16) = (len as u32, self.offset as u16);
+        let mut wire = len;
+        if self.vnet_hdr {
+            let offset = self.offset;
+            let hdr = &mut self.frame.bytes_mut()[offset..offset + VNET_HDR_LEN];
+            hdr.fill(0);
+            // Fields are in the host's byte order (virtio legacy, which
+            // packet sockets use, follows the CPU).
+            let linear = len.min(LINEAR_MAX) as u16;
+            hdr[2..4].copy_from_slice(&linear.to_ne_bytes());
+            wire += VNET_HDR_LEN;
+        }
+        let (len32, off16) = (wire as u32, self.offset as u16);
         // With PACKET_TX_HAS_OFF the kernel takes the offset from tp_mac
         // (SOCK_RAW) or tp_net (SOCK_DGRAM); without it, it ignores both.
         let (mac, net) = match self.ty {
@@ -708,7 +875,13 @@ impl TxSlot<'_> {
             }
         }
         self.frame.submit();
-        *self.next = self.after;
+        *self.len_of = len as u32;
+        self.cursor.next = self.after;
+        // A user that never reaps still has at most every slot queued: a
+        // frame filled again was taken before.
+        if self.cursor.queued < self.slot_count {
+            self.cursor.queued += 1;
+        }
         Ok(self.index)
     }
 }

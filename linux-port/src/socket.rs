@@ -90,6 +90,7 @@ pub struct PacketSocket {
     version: TpacketVersion,
     ty: SocketType,
     word: KernelWord,
+    vnet_hdr: bool,
 }
 
 impl PacketSocket {
@@ -118,6 +119,7 @@ impl PacketSocket {
             version: TpacketVersion::V1,
             ty,
             word: kernel_word(),
+            vnet_hdr: false,
         })
     }
 
@@ -168,6 +170,20 @@ impl PacketSocket {
     #[doc(alias = "PACKET_TX_HAS_OFF")]
     pub fn set_tx_has_off(&self, on: bool) -> Result<()> {
         self.set_int(k::PACKET_TX_HAS_OFF, "PACKET_TX_HAS_OFF", u32::from(on))
+    }
+
+    /// `PACKET_VNET_HDR`: every frame sent starts with a `struct
+    /// virtio_net_hdr` (set before the ring; `SOCK_RAW` only). A TX ring
+    /// mapped afterwards writes that header itself (see [`TxSlot::commit`]):
+    /// its `hdr_len` makes the kernel copy the frame into the socket
+    /// buffer's linear area instead of attaching the ring's pages.
+    ///
+    /// [`TxSlot::commit`]: crate::TxSlot::commit
+    #[doc(alias = "PACKET_VNET_HDR")]
+    pub fn set_vnet_hdr(&mut self, on: bool) -> Result<()> {
+        self.set_int(k::PACKET_VNET_HDR, "PACKET_VNET_HDR", u32::from(on))?;
+        self.vnet_hdr = on;
+        Ok(())
     }
 
     /// `PACKET_QDISC_BYPASS`: transmit straight to the driver queue.
@@ -349,7 +365,7 @@ impl PacketSocket {
     /// Map the rings set up with the given layouts (RX first, as the kernel
     /// lays them out) into one shared mapping.
     pub fn map(&self, rx: Option<Layout>, tx: Option<Layout>) -> Result<MappedRing> {
-        MappedRing::new(self.fd.as_fd(), Mapping { rx, tx }, self.ty)
+        MappedRing::new(self.fd.as_fd(), Mapping { rx, tx }, self.ty, self.vnet_hdr)
     }
 
     /// `SO_ATTACH_FILTER`: a classic BPF program, checked first with
@@ -538,16 +554,11 @@ pub fn pin_current_thread(cpu: usize) -> Result<()> {
 pub fn online_cpus() -> Result<CpuList> {
     let set = rustix::thread::sched_getaffinity(None)
         .map_err(|e| Error::new("sched_getaffinity", None, e))?;
-    let mut list = CpuList {
-        cpus: [0; MAX_CPUS],
-        len: 0,
-    };
+    let mut list = CpuList::default();
     for cpu in (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| set.is_set(c)) {
-        if list.len == MAX_CPUS {
+        if list.push(cpu as u16).is_err() {
             break;
         }
-        list.cpus[list.len] = cpu as u16;
-        list.len += 1;
     }
     Ok(list)
 }
@@ -561,9 +572,29 @@ pub struct CpuList {
     len: usize,
 }
 
+impl Default for CpuList {
+    fn default() -> Self {
+        CpuList {
+            cpus: [0; MAX_CPUS],
+            len: 0,
+        }
+    }
+}
+
 impl CpuList {
-    /// The CPUs, ascending.
+    /// The CPUs, in the order they were listed (`sched_getaffinity`:
+    /// ascending).
     pub fn as_slice(&self) -> &[u16] {
         &self.cpus[..self.len]
+    }
+
+    /// Add `cpu` at the end; `Err` when the list is full.
+    pub fn push(&mut self, cpu: u16) -> core::result::Result<(), u16> {
+        if self.len == MAX_CPUS {
+            return Err(cpu);
+        }
+        self.cpus[self.len] = cpu;
+        self.len += 1;
+        Ok(())
     }
 }
