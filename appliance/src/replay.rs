@@ -284,7 +284,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
             req.frame_size, out.mtu
         )));
     }
-    let port = port::open_tx(&out_name, &req, layout)
+    let port = port::open_tx(&out_name, &req, layout, false)
         .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
 
     let stop = crate::signals::stop()?;

@@ -15,6 +15,9 @@ use ringtap_core::geometry::{
 };
 use ringtap_linux::netdev::{self, Offload};
 
+use ringtap_linux::CpuList;
+
+use super::worker::Idle;
 use crate::board::{Board, Tpacket};
 use crate::plan::{parse_u32, refused_by, Kind};
 use crate::Failure;
@@ -92,6 +95,18 @@ pub struct BridgeArgs {
     /// Switch GRO/LRO off on the ingress ports while running (restored at exit)
     #[arg(long)]
     pub fix_offloads: bool,
+    /// After the last frame, keep checking the RX ring this long before sleeping
+    #[arg(long, value_name = "USECS")]
+    pub busy_poll: Option<String>,
+    /// Never sleep: check the RX ring continuously (lowest delay; a whole CPU per worker)
+    #[arg(long)]
+    pub low_latency: bool,
+    /// CPUs for the workers, in order (e.g. 1 or 2,3 or 0-3); default: the CPUs ringtap may run on
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+    /// Send straight to the egress driver, skipping its queueing discipline (tc)
+    #[arg(long)]
+    pub qdisc_bypass: bool,
 }
 
 /// An interface as found at start-up.
@@ -99,6 +114,8 @@ pub struct BridgeArgs {
 pub struct Port {
     /// Its name (how it is found again after it is re-created).
     pub name: String,
+    /// Its interface index at start-up.
+    pub ifindex: u32,
     /// Its MTU.
     pub mtu: u32,
 }
@@ -138,6 +155,8 @@ pub struct Defaults {
     pub retire_blk_tov_ms: u32,
     /// Memory all rings may take together, if limited.
     pub ring_budget: Option<u64>,
+    /// What a worker does when its RX ring is empty.
+    pub idle: Idle,
 }
 
 impl Defaults {
@@ -152,6 +171,9 @@ impl Defaults {
         frame_size: None,
         retire_blk_tov_ms: 1,
         ring_budget: None,
+        idle: Idle::Sleep {
+            spin: Duration::ZERO,
+        },
     };
 
     /// `--tpacket v2` without a board: 64 blocks of 128 KiB.
@@ -172,6 +194,7 @@ impl Defaults {
             frame_size: Some(g.frame_size),
             retire_blk_tov_ms: g.retire_blk_tov_ms,
             ring_budget: Some(board.ring_budget_bytes()),
+            idle: Defaults::HOST.idle,
         }
     }
 
@@ -221,6 +244,12 @@ pub struct Config {
     pub ring_bytes: u64,
     /// Where the ring defaults came from, for the start-up message.
     pub source: String,
+    /// What a worker does when its RX ring is empty.
+    pub idle: Idle,
+    /// The CPUs the workers are pinned to, in order.
+    pub cpus: CpuList,
+    /// `PACKET_QDISC_BYPASS` on the TX rings.
+    pub qdisc_bypass: bool,
 }
 
 /// The host's word size and page size, found once.
@@ -255,7 +284,7 @@ pub(crate) fn port(option: &str, name: &str) -> Result<Port, Failure> {
             "{option} {name}: no such interface ({e}); `ip link` lists them"
         ))
     };
-    netdev::ifindex(name).map_err(missing)?;
+    let ifindex = netdev::ifindex(name).map_err(missing)?;
     let flags = netdev::link_flags(name).map_err(missing)?;
     if !flags.up {
         return Err(usage(format!(
@@ -265,6 +294,7 @@ pub(crate) fn port(option: &str, name: &str) -> Result<Port, Failure> {
     let mtu = netdev::mtu(name).map_err(missing)?;
     Ok(Port {
         name: name.to_owned(),
+        ifindex,
         mtu,
     })
 }
@@ -291,10 +321,11 @@ pub fn rx_room(layout: &Layout) -> u32 {
 }
 
 /// The TX ring for an egress port: frames a power of two large enough for
-/// the longest frame the port's MTU allows (tagged), 2 MiB in all for the
-/// standard MTU, at least 64 frames.
+/// the longest frame the port's MTU allows (tagged) behind the kernel's
+/// header and a `virtio_net_hdr`, 2 MiB in all for the standard MTU, at
+/// least 64 frames.
 pub fn tx_request(mtu: u32, word: KernelWord) -> RingRequest {
-    let need = TpacketVersion::V2.tx_data_offset(word) + mtu + 14 + 4;
+    let need = TpacketVersion::V2.tx_data_offset(word) + VNET_HDR_LEN + mtu + 14 + 4;
     let frame_size = need.next_power_of_two().max(TPACKET_MIN_FRAME);
     let block_size = TX_BLOCK_SIZE.max(frame_size);
     let frames = (TX_RING_BYTES / frame_size).max(64);
@@ -311,6 +342,9 @@ pub fn tx_request(mtu: u32, word: KernelWord) -> RingRequest {
 }
 
 const TPACKET_MIN_FRAME: u32 = 256;
+/// `sizeof(struct virtio_net_hdr)`, in front of every frame the bridge and
+/// replay send (`PACKET_VNET_HDR`).
+const VNET_HDR_LEN: u32 = 10;
 
 pub(crate) fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
     parse_u32(option, text, Kind::Count)
@@ -406,6 +440,42 @@ pub fn resolve(
     let a = port("--in", in_name)?;
     let b = port("--out", out_name)?;
     let mirror = mirror_name.map(|m| port("--mirror", m)).transpose()?;
+    // Names differ, but one may be the other's altname.
+    if a.ifindex == b.ifindex {
+        return Err(usage(format!(
+            "--in {in_name} and --out {out_name} are the same interface (ifindex {}; one name is \
+             an altname of the other): a bridge needs two interfaces",
+            a.ifindex
+        )));
+    }
+    if let Some(m) = &mirror {
+        if m.ifindex == a.ifindex || m.ifindex == b.ifindex {
+            return Err(usage(format!(
+                "--mirror {}: the same interface as a bridge port (ifindex {}): the mirror must \
+                 be a third interface",
+                m.name, m.ifindex
+            )));
+        }
+    }
+    let idle = match (args.low_latency, &args.busy_poll) {
+        (true, Some(_)) => {
+            return Err(usage(
+                "--low-latency never sleeps, so --busy-poll has nothing to shorten: give one \
+                 of them"
+                    .into(),
+            ))
+        }
+        (true, None) => Idle::Spin,
+        (false, Some(text)) => Idle::Sleep {
+            spin: Duration::from_micros(u64::from(parse_u32("--busy-poll", text, Kind::Count)?)),
+        },
+        (false, None) => defaults.idle,
+    };
+    let cpus = match &args.cpus {
+        Some(text) => parse_cpus(text)?,
+        None => ringtap_linux::online_cpus()
+            .map_err(|e| Failure::Runtime(format!("the CPUs ringtap may run on: {e}")))?,
+    };
 
     // RX ring: explicit options over the defaults.
     let version = args.tpacket.unwrap_or(defaults.tpacket);
@@ -591,7 +661,54 @@ pub fn resolve(
         gro_batch_to_restore,
         ring_bytes,
         source,
+        idle,
+        cpus,
+        qdisc_bypass: args.qdisc_bypass,
     })
+}
+
+/// `--cpus LIST`: CPU numbers and ranges (`1`, `2,3`, `0-3`), each one this
+/// process may run on.
+fn parse_cpus(text: &str) -> Result<CpuList, Failure> {
+    let allowed = ringtap_linux::online_cpus()
+        .map_err(|e| Failure::Runtime(format!("the CPUs ringtap may run on: {e}")))?;
+    let bad = |why: &str| {
+        usage(format!(
+            "--cpus {text}: {why} [rule: a comma-separated list of CPU numbers or ranges \
+             like 0-3, each among the CPUs ringtap may run on: {}]",
+            allowed
+                .as_slice()
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+    };
+    let mut list = CpuList::default();
+    for part in text.split(',') {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let number = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .map_err(|_| bad(&format!("`{part}` is not a CPU number or range")))
+        };
+        let (first, last) = (number(first)?, number(last)?);
+        if first > last {
+            return Err(bad(&format!("`{part}` runs backwards")));
+        }
+        for cpu in first..=last {
+            if !allowed.as_slice().contains(&cpu) {
+                return Err(bad(&format!("CPU {cpu} is not one of them")));
+            }
+            if list.push(cpu).is_err() {
+                return Err(bad("too many CPUs"));
+            }
+        }
+    }
+    Ok(list)
 }
 
 /// The kernel's receive batch (global: it exists only in the initial
@@ -636,7 +753,8 @@ mod test {
             for mtu in [68, 1500, 9000, 65535] {
                 let r = tx_request(mtu, word);
                 let layout = r.validate(PageSize::DEFAULT, word).unwrap();
-                let room = layout.frame_size() - TpacketVersion::V2.tx_data_offset(word);
+                let room =
+                    layout.frame_size() - TpacketVersion::V2.tx_data_offset(word) - VNET_HDR_LEN;
                 assert!(room >= mtu + 18, "mtu {mtu}: room {room}");
                 assert!(layout.frame_nr() >= 64);
             }

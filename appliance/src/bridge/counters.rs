@@ -25,17 +25,22 @@ pub enum DropReason {
     Checksum,
     /// The kernel refused the TX frame (`TP_STATUS_WRONG_FORMAT`).
     TxRefused,
+    /// The egress device or its queueing discipline dropped the frame
+    /// (`NET_XMIT_DROP`, seen as `ENOBUFS`) on every try for 20 ms: e.g.
+    /// longer than a veth peer's MTU, or a full qdisc.
+    EgressDropped,
 }
 
 impl DropReason {
     /// Every reason, in the order of the counters.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 7] = [
         DropReason::Oversize,
         DropReason::TxRingFull,
         DropReason::LinkDown,
         DropReason::Malformed,
         DropReason::Checksum,
         DropReason::TxRefused,
+        DropReason::EgressDropped,
     ];
 
     /// The name in the stats file.
@@ -47,6 +52,7 @@ impl DropReason {
             DropReason::Malformed => "malformed",
             DropReason::Checksum => "checksum",
             DropReason::TxRefused => "tx_refused",
+            DropReason::EgressDropped => "egress_dropped",
         }
     }
 
@@ -55,11 +61,14 @@ impl DropReason {
     }
 }
 
-/// Why a mirror copy was not sent.
-pub const MIRROR_DROPS: [DropReason; 3] = [
+/// Why a mirror copy was not sent: too long for the mirror's MTU, or
+/// what stops any egress.
+pub const MIRROR_DROPS: [DropReason; 5] = [
+    DropReason::Oversize,
     DropReason::TxRingFull,
     DropReason::LinkDown,
     DropReason::TxRefused,
+    DropReason::EgressDropped,
 ];
 
 /// One worker's counters.
@@ -151,6 +160,7 @@ mod test {
         assert_eq!(m.len(), DropReason::ALL.len());
         assert_eq!(m["oversize"], 1);
         assert_eq!(m["tx_refused"], 6);
+        assert_eq!(m["egress_dropped"], 7);
         c.mirror_drop(DropReason::TxRingFull, 4);
         assert_eq!(c.mirror_dropped()["tx_ring_full"], 4);
         assert_eq!(c.mirror_dropped().len(), MIRROR_DROPS.len());

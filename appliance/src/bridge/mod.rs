@@ -9,18 +9,22 @@
 pub(crate) mod config;
 mod counters;
 pub(crate) mod port;
-mod worker;
+mod watch;
+pub(crate) mod worker;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
+use ringtap_core::geometry::{Layout, RingRequest};
 use ringtap_linux::netdev;
 use static_cell::StaticCell;
 
 pub use config::BridgeArgs;
 use config::{Config, Defaults, System, MAX_WORKERS};
 use counters::Counters;
+use port::{RxPort, TxPort};
+use watch::{Handoff, PortState};
 use worker::{Egress, Ingress, Worker};
 
 use crate::board::Board;
@@ -28,10 +32,53 @@ use crate::log;
 use crate::stats::{DirectionReport, MirrorReport, Report};
 use crate::Failure;
 
+/// How often the main thread looks at the interfaces.
+const HOUSEKEEPING: Duration = Duration::from_millis(100);
+
 /// One set of counters per worker of each direction.
 static COUNTERS: [Counters; 2 * MAX_WORKERS] = [const { Counters::new() }; 2 * MAX_WORKERS];
 static CONFIG: StaticCell<Config> = StaticCell::new();
+static SHARED: StaticCell<Shared> = StaticCell::new();
 static STOP: AtomicBool = AtomicBool::new(false);
+
+/// What the main thread and the workers share besides the counters: the
+/// interfaces as the main thread sees them, and per worker the sockets
+/// passed between them and a heartbeat.
+#[derive(Debug)]
+struct Shared {
+    ports: Vec<PortState>,
+    workers: Vec<WorkerShared>,
+}
+
+#[derive(Debug, Default)]
+struct WorkerShared {
+    input: Handoff<RxPort>,
+    output: Handoff<TxPort>,
+    mirror: Handoff<TxPort>,
+    heartbeat: AtomicU64,
+}
+
+/// How the main thread opens a worker's sockets again.
+#[derive(Debug)]
+struct Reopen {
+    input: &'static str,
+    rx: RingRequest,
+    rx_layout: Layout,
+    fanout: Option<FanoutArg>,
+    output: (&'static str, RingRequest, Layout),
+    mirror: Option<(&'static str, RingRequest, Layout)>,
+    qdisc_bypass: bool,
+}
+
+impl Shared {
+    fn port(&self, name: &str) -> &PortState {
+        // Every name a worker uses was registered at start.
+        self.ports
+            .iter()
+            .find(|p| p.name() == name)
+            .unwrap_or(&self.ports[0])
+    }
+}
 
 fn counters(direction: usize, worker: usize) -> &'static Counters {
     &COUNTERS[direction * MAX_WORKERS + worker]
@@ -114,18 +161,44 @@ fn runtime(what: &str, e: ringtap_linux::Error) -> Failure {
     Failure::Runtime(format!("{what}: {e}"))
 }
 
+/// The workers ready to start, each with its CPU; what they share with the
+/// main thread; how the main thread opens their sockets again.
+struct Opened {
+    workers: Vec<(Worker, usize)>,
+    shared: &'static Shared,
+    reopens: Vec<Reopen>,
+}
+
 /// Open every worker's sockets: all before any thread starts, so a failure
 /// leaves nothing running.
-fn open_workers(cfg: &'static Config, sys: System) -> Result<Vec<(Worker, usize)>, Failure> {
-    let cpus = ringtap_linux::online_cpus().map_err(|e| runtime("CPU list", e))?;
-    let cpus = cpus.as_slice();
+fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
+    let cpus = cfg.cpus.as_slice();
     let mirror_layout = cfg
         .mirror
         .as_ref()
         .map(|m| m.tx.validate(sys.page, sys.word))
         .transpose()
         .map_err(|e| crate::plan::refused_by(e, "the mirror MTU"))?;
+    let mut ports: Vec<PortState> = Vec::new();
+    let mut register = |p: &config::Port| {
+        if !ports.iter().any(|s| s.name() == p.name) {
+            ports.push(PortState::new(&p.name, p.ifindex, p.mtu));
+        }
+    };
+    for dir in &cfg.directions {
+        register(&dir.input);
+        register(&dir.output);
+    }
+    if let Some(m) = &cfg.mirror {
+        register(&m.port);
+    }
+    let count = cfg.directions.len() * cfg.workers;
+    let shared: &'static Shared = SHARED.init(Shared {
+        ports,
+        workers: (0..count).map(|_| WorkerShared::default()).collect(),
+    });
     let mut workers = Vec::new();
+    let mut reopens = Vec::new();
     for (d, dir) in cfg.directions.iter().enumerate() {
         let tx_layout = dir
             .tx
@@ -141,40 +214,92 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Vec<(Worker, usize)
             flags: FanoutFlags::IGNORE_OUTGOING,
         });
         for w in 0..cfg.workers {
+            let index = d * cfg.workers + w;
+            let ws = &shared.workers[index];
             let name = dir.input.name.as_str();
             let rx = port::open_rx(name, &cfg.rx, cfg.rx_layout, fanout)
                 .map_err(|e| runtime(&format!("RX ring on {name}"), e))?;
             let out_name = dir.output.name.as_str();
-            let tx = port::open_tx(out_name, &dir.tx, tx_layout)
+            let tx = port::open_tx(out_name, &dir.tx, tx_layout, cfg.qdisc_bypass)
                 .map_err(|e| runtime(&format!("TX ring on {out_name}"), e))?;
             let mirror = match (&cfg.mirror, mirror_layout) {
                 (Some(m), Some(layout)) => {
                     let mname = m.port.name.as_str();
-                    let p = port::open_tx(mname, &m.tx, layout)
+                    let p = port::open_tx(mname, &m.tx, layout, cfg.qdisc_bypass)
                         .map_err(|e| runtime(&format!("TX ring on {mname}"), e))?;
-                    Some(Egress::new(mname, m.tx, layout, m.port.mtu, p, true))
+                    Some(Egress::new(shared.port(mname), &ws.mirror, p, true))
                 }
                 _ => None,
             };
             let worker = Worker {
                 input: Ingress {
-                    name,
+                    state: shared.port(name),
+                    handoff: &ws.input,
                     req: cfg.rx,
-                    layout: cfg.rx_layout,
-                    fanout,
                     port: Some(rx),
                 },
-                output: Egress::new(out_name, dir.tx, tx_layout, dir.output.mtu, tx, false),
+                output: Egress::new(shared.port(out_name), &ws.output, tx, false),
                 mirror,
                 counters: counters(d, w),
                 filter: cfg.filter.as_deref(),
+                idle: cfg.idle,
                 stop: &STOP,
+                heartbeat: &ws.heartbeat,
             };
-            let cpu = usize::from(cpus[(d * cfg.workers + w) % cpus.len().max(1)]);
+            reopens.push(Reopen {
+                input: name,
+                rx: cfg.rx,
+                rx_layout: cfg.rx_layout,
+                fanout,
+                output: (out_name, dir.tx, tx_layout),
+                mirror: cfg
+                    .mirror
+                    .as_ref()
+                    .zip(mirror_layout)
+                    .map(|(m, layout)| (m.port.name.as_str(), m.tx, layout)),
+                qdisc_bypass: cfg.qdisc_bypass,
+            });
+            let cpu = usize::from(cpus[index % cpus.len().max(1)]);
             workers.push((worker, cpu));
         }
     }
-    Ok(workers)
+    Ok(Opened {
+        workers,
+        shared,
+        reopens,
+    })
+}
+
+/// The main thread's tick: look at the interfaces again, open the sockets
+/// workers are waiting for, close the ones they gave up.
+fn housekeeping(control: &netdev::Control, shared: &Shared, reopens: &[Reopen]) {
+    for p in &shared.ports {
+        p.refresh(control);
+    }
+    for (ws, r) in shared.workers.iter().zip(reopens) {
+        ws.input.close_retired();
+        ws.output.close_retired();
+        ws.mirror.close_retired();
+        let exists = |name: &str| shared.port(name).ifindex().is_some();
+        if ws.input.is_wanted() && exists(r.input) {
+            if let Ok(p) = port::open_rx(r.input, &r.rx, r.rx_layout, r.fanout) {
+                ws.input.offer(p);
+            }
+        }
+        let (name, req, layout) = r.output;
+        if ws.output.is_wanted() && exists(name) {
+            if let Ok(p) = port::open_tx(name, &req, layout, r.qdisc_bypass) {
+                ws.output.offer(p);
+            }
+        }
+        if let Some((name, req, layout)) = r.mirror {
+            if ws.mirror.is_wanted() && exists(name) {
+                if let Ok(p) = port::open_tx(name, &req, layout, r.qdisc_bypass) {
+                    ws.mirror.offer(p);
+                }
+            }
+        }
+    }
 }
 
 fn restore_offloads(cfg: &Config) {
@@ -227,7 +352,12 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
 fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
     let term = crate::signals::stop()?;
     let usr1 = crate::signals::usr1()?;
-    let workers = open_workers(cfg, sys)?;
+    let control = netdev::Control::open().map_err(|e| runtime("interface queries", e))?;
+    let Opened {
+        workers,
+        shared,
+        reopens,
+    } = open_workers(cfg, sys)?;
     let names: Vec<String> = cfg
         .directions
         .iter()
@@ -263,6 +393,7 @@ fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
     }
 
     let mut next_stats = Instant::now() + cfg.stats_interval;
+    let mut next_check = Instant::now() + HOUSEKEEPING;
     loop {
         if term.load(Ordering::Relaxed) {
             log::info(format_args!("stopping"));
@@ -282,6 +413,10 @@ fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
                 "counters:\n{}",
                 report(cfg, started, false).render()
             ));
+        }
+        if Instant::now() >= next_check {
+            housekeeping(&control, shared, &reopens);
+            next_check = Instant::now() + HOUSEKEEPING;
         }
         if Instant::now() >= next_stats {
             write_stats(cfg, &report(cfg, started, false));

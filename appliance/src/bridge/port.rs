@@ -88,11 +88,25 @@ pub fn open_capture(
 /// Open a TX ring socket on `name`. Its send buffer is forced to the ring's
 /// size: with the default buffer, `send` fails with EAGAIN once a few
 /// hundred frames are in flight (the kernel charges each to the socket).
-pub fn open_tx(name: &str, req: &RingRequest, layout: Layout) -> Result<TxPort, Error> {
+/// Frames carry a `virtio_net_hdr` (`PACKET_VNET_HDR`) so that the kernel
+/// copies each into its socket buffer rather than attaching ring pages,
+/// which a veth crossing network namespaces would copy again (see
+/// docs/design-notes.md); with `qdisc_bypass` they skip the egress
+/// queueing discipline (`PACKET_QDISC_BYPASS`).
+pub fn open_tx(
+    name: &str,
+    req: &RingRequest,
+    layout: Layout,
+    qdisc_bypass: bool,
+) -> Result<TxPort, Error> {
     let ifindex = netdev::ifindex(name)?;
     let mut sock = PacketSocket::open(SocketType::Raw, None)?;
     sock.set_version(req.version)?;
     sock.force_buffers((layout.mmap_len() as usize).saturating_mul(2))?;
+    sock.set_vnet_hdr(true)?;
+    if qdisc_bypass {
+        sock.set_qdisc_bypass(true)?;
+    }
     sock.set_tx_ring(req)?;
     let ring = sock.map(None, Some(layout))?;
     sock.bind(ifindex, 0)?;

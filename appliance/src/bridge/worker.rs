@@ -1,53 +1,83 @@
 //! One forwarding thread: an RX ring on the ingress port, a TX ring on the
 //! egress port (and one on the mirror port), one copy per frame.
 //!
-//! After start-up nothing here allocates: the rings are mapped, the queue of
-//! in-flight frame lengths is a fixed `heapless::Deque`, the counters are
-//! atomics set up before the thread starts.
+//! After start-up nothing here allocates and nothing waits on anything but
+//! the rings: the rings are mapped, the counters are atomics set up before
+//! the thread starts, and whatever takes milliseconds (interface queries,
+//! opening and closing sockets) is the main thread's work ([`super::watch`]).
+//!
+//! The kernel takes TX frames in ring order and stops at the first it
+//! cannot send. After every `send` the worker reaps the frames it took
+//! (`SENDING` or `AVAILABLE` again) and counts them as forwarded; a frame
+//! it refused (`WRONG_FORMAT`) is dropped at once and counted
+//! `tx_refused`; a frame the device or its queueing discipline dropped
+//! (`ENOBUFS`, left `SEND_REQUEST` at the kernel's head) is tried again on
+//! later sends, and counted `egress_dropped` and removed once it has been
+//! refused for [`RETAIN_LIMIT`], so one frame the egress never takes (too
+//! long for the peer's MTU, say) cannot stop the direction.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use heapless::Deque;
 use ringtap_core::bpf::{self, Ancillary, Instruction};
 use ringtap_core::checksum;
-use ringtap_core::fanout::FanoutArg;
-use ringtap_core::geometry::{Layout, RingRequest};
+use ringtap_core::geometry::RingRequest;
 use ringtap_core::status::RxStatus;
 use ringtap_core::vlan::{self, Tag, TAG_LEN};
-use ringtap_linux::{netdev, FrameInfo, TxError};
+use ringtap_linux::{FrameInfo, TxError};
 use rustix::event::PollFlags;
 use rustix::io::Errno;
 
 use super::counters::{add, Counters, DropReason};
-use super::port::{self, RxPort, TxPort};
-use crate::log;
+use super::port::{RxPort, TxPort};
+use super::watch::{Handoff, PortState};
 
-/// TX frames in flight per egress ring, at most (`config::tx_request`
-/// never asks for more).
-pub const MAX_TX_FRAMES: usize = 1024;
 /// How long a full TX ring may hold up forwarding before frames are counted
 /// as `tx_ring_full`.
 const TX_WAIT_MS: u32 = 20;
-/// How often the kernel's counters and the ports' state are read.
+/// How long, and how many `send`s, a frame the egress keeps dropping stays
+/// at the head of its TX ring before it is counted `egress_dropped`.
+pub const RETAIN_LIMIT: Duration = Duration::from_millis(20);
+const RETAIN_TRIES: u32 = 3;
+/// How often the kernel's counters are read and the main thread's news
+/// (port states, re-opened sockets) picked up.
 const TICK: Duration = Duration::from_millis(100);
+/// While frames wait in a TX ring for the egress, the worker wakes at least
+/// this often to try them again.
+const RETRY_POLL_MS: u32 = 1;
 /// V3 blocks per pump; V2 frames per pump.
 const BLOCKS_PER_PUMP: usize = 4;
-const FRAMES_PER_PUMP: usize = 512;
+const FRAMES_PER_PUMP: usize = 256;
+
+/// What a worker does when its RX ring is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Keep checking the ring for `spin` after the last frame, then sleep in
+    /// `poll(2)` until the kernel signals a frame (or a block, for V3).
+    Sleep {
+        /// Busy-wait this long after the last frame before sleeping.
+        spin: Duration,
+    },
+    /// Never sleep: check the ring continuously (the lowest delay; takes a
+    /// whole CPU).
+    Spin,
+}
+
+/// A frame retained at the head of a TX ring: the egress dropped it.
+#[derive(Debug, Clone, Copy)]
+struct Retained {
+    index: u32,
+    since: Instant,
+    tries: u32,
+}
 
 /// An egress (or mirror) port as the worker sees it.
 #[derive(Debug)]
 pub struct Egress {
-    name: &'static str,
-    req: RingRequest,
-    layout: Layout,
-    mtu: u32,
+    state: &'static PortState,
+    handoff: &'static Handoff<TxPort>,
     port: Option<TxPort>,
-    /// Link up and carrier present, as last seen.
-    up: bool,
-    /// Lengths of the frames handed to the kernel and not yet taken by a
-    /// `send`, oldest first (the kernel takes them in ring order).
-    queued: Deque<u16, MAX_TX_FRAMES>,
+    retained: Option<Retained>,
     /// A wait for room timed out in this pump: do not wait again.
     congested: bool,
     mirror: bool,
@@ -56,21 +86,16 @@ pub struct Egress {
 impl Egress {
     /// An egress port opened at start-up.
     pub fn new(
-        name: &'static str,
-        req: RingRequest,
-        layout: Layout,
-        mtu: u32,
+        state: &'static PortState,
+        handoff: &'static Handoff<TxPort>,
         port: TxPort,
         mirror: bool,
     ) -> Egress {
         Egress {
-            name,
-            req,
-            layout,
-            mtu,
+            state,
+            handoff,
             port: Some(port),
-            up: true,
-            queued: Deque::new(),
+            retained: None,
             congested: false,
             mirror,
         }
@@ -84,16 +109,7 @@ impl Egress {
         }
     }
 
-    /// Move the `n` oldest queued frames to the sent counters.
-    fn taken(&mut self, n: usize, c: &Counters) {
-        let mut bytes = 0u64;
-        let mut frames = 0u64;
-        for _ in 0..n {
-            if let Some(len) = self.queued.pop_front() {
-                bytes += u64::from(len);
-                frames += 1;
-            }
-        }
+    fn count_sent(&self, c: &Counters, frames: u64, bytes: u64) {
         if self.mirror {
             add(&c.mirror_tx_packets, frames);
         } else {
@@ -102,39 +118,73 @@ impl Egress {
         }
     }
 
-    /// After a failed `send`: the frames the kernel took are sent; a frame
-    /// it refused (`WRONG_FORMAT`) is dropped so the ring moves on.
-    fn reconcile(&mut self, c: &Counters) {
-        let Some(ring) = self.port.as_mut().and_then(|p| p.ring.tx()) else {
-            return;
-        };
-        let pending = ring.pending() as usize;
-        let refused = ring.refused().is_some() && ring.drop_refused().is_some();
-        let taken = self.queued.len().saturating_sub(pending);
-        self.taken(taken, c);
-        if refused && self.queued.pop_front().is_some() {
-            self.count_drop(c, DropReason::TxRefused, 1);
-        }
+    /// Frames queued and not yet taken by the kernel.
+    fn queued(&mut self) -> u32 {
+        self.port
+            .as_mut()
+            .and_then(|p| p.ring.tx())
+            .map_or(0, |r| r.queued())
     }
 
-    /// `send(MSG_DONTWAIT)` for everything queued.
+    /// `send(MSG_DONTWAIT)` for what is queued, then account for what the
+    /// kernel took and for the frame it stopped at.
     pub fn kick(&mut self, c: &Counters) {
-        if self.queued.is_empty() {
+        if !self.state.carries() {
+            // Queued frames wait for the link; nothing can leave now.
             return;
         }
-        let Some(port) = self.port.as_ref() else {
+        let Some(port) = self.port.as_mut() else {
             return;
         };
-        match port.sock.kick() {
-            // Without errors the kernel walks every SEND_REQUEST frame.
-            Ok(_) => self.taken(self.queued.len(), c),
-            Err(e) => {
-                let errno = e.errno();
-                self.reconcile(c);
-                if errno == Errno::NETDOWN || errno == Errno::NXIO || errno == Errno::NODEV {
-                    self.up = false;
+        let Some(ring) = port.ring.tx() else {
+            return;
+        };
+        if ring.queued() == 0 {
+            return;
+        }
+        let sent = port.sock.kick();
+        let reaped = ring.reap();
+        let head = reaped.head;
+        let errno = sent.err().map(|e| e.errno());
+        let mut dropped = None;
+        match head {
+            None => self.retained = None,
+            Some(h) if h.refused => {
+                // EMSGSIZE or EINVAL: this frame can never be sent.
+                if ring.drop_head().is_some() {
+                    dropped = Some(DropReason::TxRefused);
+                }
+                self.retained = None;
+            }
+            Some(h) if errno == Some(Errno::NOBUFS) => {
+                let now = Instant::now();
+                let r = match self.retained {
+                    Some(r) if r.index == h.index => Retained {
+                        tries: r.tries + 1,
+                        ..r
+                    },
+                    _ => Retained {
+                        index: h.index,
+                        since: now,
+                        tries: 1,
+                    },
+                };
+                if r.tries >= RETAIN_TRIES && now.duration_since(r.since) >= RETAIN_LIMIT {
+                    if ring.drop_head().is_some() {
+                        dropped = Some(DropReason::EgressDropped);
+                    }
+                    self.retained = None;
+                } else {
+                    self.retained = Some(r);
                 }
             }
+            // EAGAIN (send buffer full), ENETDOWN, or a partial send: the
+            // frames stay queued and are tried again.
+            Some(_) => {}
+        }
+        self.count_sent(c, u64::from(reaped.frames), reaped.bytes);
+        if let Some(why) = dropped {
+            self.count_drop(c, why, 1);
         }
     }
 
@@ -149,15 +199,13 @@ impl Egress {
         mirror: Option<&mut Egress>,
         c: &Counters,
     ) -> Result<(), DropReason> {
-        if !self.up || self.port.is_none() {
+        if !self.state.carries() {
             return Err(DropReason::LinkDown);
         }
+        let mtu = self.state.mtu();
         let mut waited = false;
         loop {
-            let Some(port) = self.port.as_mut() else {
-                return Err(DropReason::LinkDown);
-            };
-            let Some(ring) = port.ring.tx() else {
+            let Some(ring) = self.port.as_mut().and_then(|p| p.ring.tx()) else {
                 return Err(DropReason::LinkDown);
             };
             match ring.slot() {
@@ -168,7 +216,7 @@ impl Egress {
                         _ => DropReason::Malformed,
                     })?;
                     let frame = &mut buf[..n];
-                    if n > vlan::max_tx_len(self.mtu, frame) {
+                    if n > vlan::max_tx_len(mtu, frame) {
                         return Err(DropReason::Oversize);
                     }
                     if csum {
@@ -182,35 +230,29 @@ impl Egress {
                             m.count_drop(c, why, 1);
                         }
                     }
-                    return match slot.commit(n) {
-                        Ok(_) => {
-                            // The deque holds as many entries as the ring
-                            // has frames, and only queued frames are in it.
-                            let _ = self.queued.push_back(n as u16);
-                            Ok(())
-                        }
-                        Err(_) => Err(DropReason::Oversize),
-                    };
+                    return slot.commit(n).map(drop).map_err(|_| DropReason::Oversize);
                 }
-                Err(TxError::Full) if !waited && !self.congested => {
+                Err(TxError::Full | TxError::Refused { .. }) if !waited && !self.congested => {
                     waited = true;
                     self.kick(c);
-                    let ready = match self.port.as_ref() {
-                        Some(p) => p
-                            .sock
-                            .poll(false, true, TX_WAIT_MS)
-                            .is_ok_and(|ev| ev.contains(PollFlags::OUT)),
-                        None => false,
-                    };
-                    if !ready {
-                        self.congested = true;
+                    let has_room = self
+                        .port
+                        .as_mut()
+                        .and_then(|p| p.ring.tx())
+                        .is_some_and(|r| r.has_room());
+                    if !has_room {
+                        let ready = self.port.as_ref().is_some_and(|p| {
+                            p.sock
+                                .poll(false, true, TX_WAIT_MS)
+                                .is_ok_and(|ev| ev.contains(PollFlags::OUT))
+                        });
+                        self.kick(c);
+                        if !ready {
+                            self.congested = true;
+                        }
                     }
                 }
-                Err(TxError::Full) => return Err(DropReason::TxRingFull),
-                Err(TxError::Refused { .. }) if !waited => {
-                    waited = true;
-                    self.reconcile(c);
-                }
+                Err(TxError::Full | TxError::Refused { .. }) => return Err(DropReason::TxRingFull),
                 Err(TxError::TooLong { .. }) => return Err(DropReason::Oversize),
                 Err(_) => return Err(DropReason::TxRefused),
             }
@@ -219,10 +261,10 @@ impl Egress {
 
     /// A mirror copy: never waits (a slow TAP must not slow the bridge).
     fn copy(&mut self, frame: &[u8], c: &Counters) -> Result<(), DropReason> {
-        if !self.up || self.port.is_none() {
+        if !self.state.carries() {
             return Err(DropReason::LinkDown);
         }
-        if frame.len() > vlan::max_tx_len(self.mtu, frame) {
+        if frame.len() > vlan::max_tx_len(self.state.mtu(), frame) {
             return Err(DropReason::Oversize);
         }
         for attempt in 0..2 {
@@ -236,78 +278,77 @@ impl Egress {
                         return Err(DropReason::Oversize);
                     };
                     dst.copy_from_slice(frame);
-                    slot.commit(n).map_err(|_| DropReason::Oversize)?;
-                    let _ = self.queued.push_back(n as u16);
-                    return Ok(());
+                    return slot.commit(n).map(drop).map_err(|_| DropReason::Oversize);
                 }
-                Err(TxError::Full) | Err(TxError::Refused { .. }) if attempt == 0 => {
-                    self.kick(c);
-                    self.reconcile(c);
-                }
-                Err(TxError::Full) => return Err(DropReason::TxRingFull),
+                Err(TxError::Full | TxError::Refused { .. }) if attempt == 0 => self.kick(c),
+                Err(TxError::Full | TxError::Refused { .. }) => return Err(DropReason::TxRingFull),
+                Err(TxError::TooLong { .. }) => return Err(DropReason::Oversize),
                 Err(_) => return Err(DropReason::TxRefused),
             }
         }
         Err(DropReason::TxRingFull)
     }
 
-    /// Give up the port (its interface is gone): what the kernel had not
-    /// taken is lost with the ring.
+    /// Give the port's socket up (its interface is gone or was replaced):
+    /// what the kernel had not taken is lost with the ring.
     fn close(&mut self, c: &Counters) {
-        if self.port.is_some() {
-            self.reconcile(c);
-            let lost = self.queued.len() as u64;
-            self.queued.clear();
-            self.count_drop(c, DropReason::LinkDown, lost);
-            self.port = None;
-        }
-        self.up = false;
-    }
-
-    /// Look at the interface again: follow it when it was deleted and
-    /// created again (new ifindex), note whether it can carry frames.
-    fn check(&mut self, c: &Counters) {
-        let ifindex = match netdev::ifindex(self.name) {
-            Ok(i) => i,
-            Err(_) => {
-                if self.port.is_some() {
-                    log::warn(format_args!(
-                        "{} disappeared; counting link_down",
-                        self.name
-                    ));
-                }
-                self.close(c);
+        if let Some(mut port) = self.port.take() {
+            if let Some(ring) = port.ring.tx() {
+                let reaped = ring.reap();
+                self.count_sent(c, u64::from(reaped.frames), reaped.bytes);
+                let lost = u64::from(ring.queued());
+                self.count_drop(c, DropReason::LinkDown, lost);
+            }
+            self.retained = None;
+            if let Err(port) = self.handoff.retire(port) {
+                // The main thread is busy with the slot: keep the socket
+                // (and its ring) until the next tick.
+                self.port = Some(port);
                 return;
             }
-        };
-        if self.port.as_ref().is_some_and(|p| p.ifindex != ifindex) {
+        }
+        self.handoff.want();
+    }
+
+    /// Follow the interface: a socket bound to a deleted or replaced
+    /// interface goes; a re-opened one comes from the main thread.
+    fn check(&mut self, c: &Counters) {
+        let now = self.state.ifindex();
+        if self.port.as_ref().is_some_and(|p| Some(p.ifindex) != now) {
+            if now.is_none() {
+                crate::log::warn(format_args!(
+                    "{} disappeared; counting link_down",
+                    self.state.name()
+                ));
+            }
             self.close(c);
         }
         if self.port.is_none() {
-            match port::open_tx(self.name, &self.req, self.layout) {
-                Ok(p) => {
-                    log::info(format_args!(
-                        "{} is back (ifindex {ifindex}): TX ring re-opened",
-                        self.name
+            match self.handoff.take_fresh() {
+                Some(p) if Some(p.ifindex) == now => {
+                    crate::log::info(format_args!(
+                        "{} is back (ifindex {}): TX ring re-opened",
+                        self.state.name(),
+                        p.ifindex
                     ));
                     add(&c.reopened, 1);
                     self.port = Some(p);
                 }
-                Err(_) => return,
+                Some(stale) => {
+                    let _ = self.handoff.retire(stale);
+                }
+                None => self.handoff.want(),
             }
         }
-        self.up = netdev::link_flags(self.name).is_ok_and(|f| f.up && f.running);
-        if self.up {
-            // Frames queued while the link was down leave now.
-            self.kick(c);
-        }
+        // Frames queued while the link was down leave now.
+        self.kick(c);
     }
 
     /// Wait (bounded) until the kernel has taken every queued frame.
     fn flush(&mut self, c: &Counters, within: Duration) {
         let deadline = Instant::now() + within;
         self.kick(c);
-        while !self.queued.is_empty() && Instant::now() < deadline {
+        while self.queued() > 0 && Instant::now() < deadline {
             if let Some(p) = self.port.as_ref() {
                 let _ = p.sock.poll(false, true, 10);
             }
@@ -319,14 +360,12 @@ impl Egress {
 /// What a worker needs to know about its ingress port.
 #[derive(Debug)]
 pub struct Ingress {
-    /// Interface name.
-    pub name: &'static str,
-    /// RX ring request and layout.
+    /// The main thread's view of the interface.
+    pub state: &'static PortState,
+    /// Where re-opened sockets arrive.
+    pub handoff: &'static Handoff<RxPort>,
+    /// RX ring request (for the V3 block timeout when draining).
     pub req: RingRequest,
-    /// Its layout.
-    pub layout: Layout,
-    /// Fanout group to (re-)join.
-    pub fanout: Option<FanoutArg>,
     /// The socket, while the interface exists.
     pub port: Option<RxPort>,
 }
@@ -344,8 +383,12 @@ pub struct Worker {
     pub counters: &'static Counters,
     /// The `--filter` program.
     pub filter: Option<&'static [Instruction]>,
+    /// What to do when the RX ring is empty.
+    pub idle: Idle,
     /// Set by the main thread to stop.
     pub stop: &'static AtomicBool,
+    /// Ticks of this worker's loop, for the main thread to see it is alive.
+    pub heartbeat: &'static AtomicU64,
 }
 
 /// Forward one received frame, or count why not.
@@ -389,7 +432,7 @@ fn forward(
 
 impl Worker {
     /// Forward what the RX ring holds (a bounded amount), then kick the TX
-    /// rings once. Returns the frames taken.
+    /// rings once. Returns the frames or blocks taken.
     fn pump(&mut self) -> usize {
         let Worker {
             input,
@@ -400,34 +443,46 @@ impl Worker {
             ..
         } = self;
         let c: &Counters = c;
-        let Some(rx) = input.port.as_mut() else {
-            return 0;
-        };
         output.congested = false;
         if let Some(m) = mirror.as_mut() {
             m.congested = false;
         }
-        let budget = if rx.ring.rx_blocks().is_some() {
-            BLOCKS_PER_PUMP
-        } else {
-            FRAMES_PER_PUMP
-        };
-        let walk = rx.ring.for_each_received(budget, |info, data| {
-            forward(info, data, output, mirror.as_mut(), *filter, c);
-            Ok::<(), core::convert::Infallible>(())
-        });
-        let Ok(walk) = walk;
-        if walk.malformed > 0 {
-            // A header promised more than the bounds checks let through:
-            // count those frames, never read them.
-            add(&c.rx_packets, walk.malformed as u64);
-            c.drop(DropReason::Malformed, walk.malformed as u64);
+        let mut slots = 0;
+        if let Some(rx) = input.port.as_mut() {
+            let budget = if rx.ring.rx_blocks().is_some() {
+                BLOCKS_PER_PUMP
+            } else {
+                FRAMES_PER_PUMP
+            };
+            let walk = rx.ring.for_each_received(budget, |info, data| {
+                forward(info, data, output, mirror.as_mut(), *filter, c);
+                Ok::<(), core::convert::Infallible>(())
+            });
+            let Ok(walk) = walk;
+            if walk.malformed > 0 {
+                // A header promised more than the bounds checks let through:
+                // count those frames, never read them.
+                add(&c.rx_packets, walk.malformed as u64);
+                c.drop(DropReason::Malformed, walk.malformed as u64);
+            }
+            slots = walk.slots;
         }
         output.kick(c);
         if let Some(m) = mirror.as_mut() {
             m.kick(c);
         }
-        walk.slots
+        slots
+    }
+
+    /// Whether the RX ring has something to take now (no ownership taken).
+    fn rx_ready(&mut self) -> bool {
+        let Some(rx) = self.input.port.as_mut() else {
+            return false;
+        };
+        if let Some(frames) = rx.ring.rx_frames() {
+            return frames.is_ready();
+        }
+        rx.ring.rx_blocks().is_some_and(|b| b.is_ready())
     }
 
     /// Add the kernel's counters since the last read (the read resets them).
@@ -465,31 +520,39 @@ impl Worker {
     }
 
     /// The ingress interface was deleted (or replaced): finish the old ring
-    /// and open the new one when it exists.
+    /// and take the new one when the main thread has opened it.
     fn check_input(&mut self) {
-        let now = netdev::ifindex(self.input.name).ok();
+        let now = self.input.state.ifindex();
         let current = self.input.port.as_ref().map(|p| p.ifindex);
-        if now == current {
-            return;
-        }
-        if current.is_some() {
+        if current.is_some() && current != now {
             self.drain();
             self.read_kernel_counters();
-            self.input.port = None;
-            log::warn(format_args!(
+            if let Some(port) = self.input.port.take() {
+                if let Err(port) = self.input.handoff.retire(port) {
+                    self.input.port = Some(port);
+                    return;
+                }
+            }
+            crate::log::warn(format_args!(
                 "{} disappeared; waiting for it to come back",
-                self.input.name
+                self.input.state.name()
             ));
         }
-        if now.is_some() {
-            let i = &self.input;
-            if let Ok(p) = port::open_rx(i.name, &i.req, i.layout, i.fanout) {
-                log::info(format_args!(
-                    "{} is back (ifindex {}): RX ring re-opened",
-                    i.name, p.ifindex
-                ));
-                add(&self.counters.reopened, 1);
-                self.input.port = Some(p);
+        if self.input.port.is_none() {
+            match self.input.handoff.take_fresh() {
+                Some(p) if Some(p.ifindex) == now => {
+                    crate::log::info(format_args!(
+                        "{} is back (ifindex {}): RX ring re-opened",
+                        self.input.state.name(),
+                        p.ifindex
+                    ));
+                    add(&self.counters.reopened, 1);
+                    self.input.port = Some(p);
+                }
+                Some(stale) => {
+                    let _ = self.input.handoff.retire(stale);
+                }
+                None => self.input.handoff.want(),
             }
         }
     }
@@ -503,32 +566,63 @@ impl Worker {
         }
     }
 
+    /// Nothing was received: wait as `self.idle` says, at most until
+    /// `until`, and sooner while TX frames wait to be tried again.
+    fn wait(&mut self, last_frame: Instant, until: Instant) {
+        let spin = match self.idle {
+            Idle::Spin => return std::hint::spin_loop(),
+            Idle::Sleep { spin } => spin,
+        };
+        let now = Instant::now();
+        if now.duration_since(last_frame) < spin {
+            return std::hint::spin_loop();
+        }
+        let retry =
+            self.output.queued() > 0 || self.mirror.as_mut().is_some_and(|m| m.queued() > 0);
+        let mut timeout = until.saturating_duration_since(now).as_millis() as u32;
+        if retry {
+            timeout = timeout.min(RETRY_POLL_MS);
+        }
+        if self.rx_ready() {
+            return;
+        }
+        match self.input.port.as_ref() {
+            Some(rx) => {
+                let ev = rx
+                    .sock
+                    .poll(true, false, timeout.max(1))
+                    .unwrap_or(PollFlags::ERR);
+                if ev.contains(PollFlags::ERR) {
+                    // ENETDOWN when the link went down; the kernel hooks the
+                    // socket in again when it comes up.
+                    let _ = rx.sock.take_error();
+                    if !ev.contains(PollFlags::IN) {
+                        std::thread::sleep(Duration::from_millis(u64::from(timeout.min(20))));
+                    }
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(u64::from(timeout.max(1)))),
+        }
+    }
+
     /// Forward until told to stop, then drain and give the final counts.
     pub fn run(mut self) {
         crate::alloc_count::set_data_path(true);
         let mut next_tick = Instant::now() + TICK;
+        let mut last_frame = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
-            let frames = self.pump();
-            if Instant::now() >= next_tick {
+            let taken = self.pump();
+            let now = Instant::now();
+            if taken > 0 {
+                last_frame = now;
+            }
+            if now >= next_tick {
                 self.tick();
-                next_tick = Instant::now() + TICK;
+                self.heartbeat.fetch_add(1, Ordering::Relaxed);
+                next_tick = now + TICK;
             }
-            if frames > 0 {
-                continue;
-            }
-            match self.input.port.as_ref() {
-                Some(rx) => {
-                    let ev = rx.sock.poll(true, false, 50).unwrap_or(PollFlags::ERR);
-                    if ev.contains(PollFlags::ERR) {
-                        // ENETDOWN when the link went down; the kernel
-                        // hooks the socket in again when it comes up.
-                        let _ = rx.sock.take_error();
-                        if !ev.contains(PollFlags::IN) {
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                    }
-                }
-                None => std::thread::sleep(Duration::from_millis(50)),
+            if taken == 0 {
+                self.wait(last_frame, next_tick);
             }
         }
         self.shutdown();
@@ -549,10 +643,21 @@ impl Worker {
         if let Some(m) = self.mirror.as_mut() {
             m.flush(c, Duration::from_millis(200));
         }
-        // Frames the kernel never took (link down) are lost with the ring.
-        self.output.close(c);
-        if let Some(m) = self.mirror.as_mut() {
-            m.close(c);
+        // Frames the kernel never took are lost with the ring: the link
+        // was down, or the egress kept dropping them.
+        for egress in std::iter::once(&mut self.output).chain(self.mirror.as_mut()) {
+            let why = if egress.state.carries() {
+                DropReason::EgressDropped
+            } else {
+                DropReason::LinkDown
+            };
+            if let Some(mut port) = egress.port.take() {
+                if let Some(ring) = port.ring.tx() {
+                    let reaped = ring.reap();
+                    egress.count_sent(c, u64::from(reaped.frames), reaped.bytes);
+                    egress.count_drop(c, why, u64::from(ring.queued()));
+                }
+            }
         }
         self.read_kernel_counters();
     }
