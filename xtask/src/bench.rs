@@ -11,6 +11,7 @@
 //! `/proc/stat` and `/proc/PID/stat`.
 
 mod capture;
+mod delay;
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -27,10 +28,13 @@ use crate::{deps, is_root, target_dir, Cmd, Error, Result};
 
 const HELP: &str = "\
 Usage: cargo xtask bench [--quick] [--seconds N] [--only PART] [--dut NAME]...
+                         [--delay-load FPS] [--ringtap-args ARGS]
 
-Two parts, measured in the same topology and run (default: both):
+Three parts, measured in the same topology and run (default: all):
   bridge   how fast `ringtap bridge`, `netsniff-ng --in dut0 --out dut1` and
            the kernel bridge forward frames from dut0 to dut1
+  delay    the one-way delay each of them adds, ringtap in each of its RX
+           modes, against the harness floor
   capture  how fast `ringtap capture`, `tcpdump -w` and `netsniff-ng --out`
            write the frames arriving on dut0 to a file on a tmpfs
 Needs root and at least 2 CPUs. Not a test: it reports figures and fails
@@ -42,6 +46,8 @@ Topology, made for this run and removed afterwards (also on Ctrl-C):
                   a capturer on dut0; dut0's receive processing steered to
                   CPU 1 (rps_cpus), GRO off
   namespace sink: dut1 =veth= sink0, which counts the frames
+  gen and sink are also joined directly (gfloor =veth= sfloor) for the
+  delay part's floor
 
 Frames are Ethernet, IPv4, UDP, 256 flows. Frame sizes count the 4-byte FCS
 as RFC 2544 does, so 64-byte frames are 60 bytes on the veth. Fixed rates
@@ -55,6 +61,18 @@ sink0 received), loss, CPU-seconds per million delivered frames on CPU 1
 (the bridge process plus the kernel's receive and forwarding work there)
 and of the bridge process alone; then the ratios against netsniff-ng and the
 kernel bridge. Results go to <target>/bench/bridge.json.
+
+Delay part: probe frames at 1000 per second, each stamped with the wall clock
+just before the generator sends it on gen0, and read on sink0 by a packet
+socket whose ring carries the kernel's receive time: the one-way delay from
+the generator's send to the sink's receive path, including both veth hops.
+The same probes over gfloor -> sfloor give the harness floor; a bridge's added
+delay is its percentile minus the floor's. Each bridge is measured with the
+probes alone and among 64-byte frames at --delay-load frames per second
+(default: half of ringtap's lossless rate in the bridge part, else 100k), for
+each RX mode of ringtap: ringtap (its defaults), ringtap-v3 (--tpacket v3),
+ringtap-lowlat (--low-latency). It prints p50, p99, p99.9 and the maximum
+over all repetitions' probes.
 
 Capture part: 64-byte frames climbing a ladder of 100k, 200k, 400k and 800k
 fps and flood. Every capturer gets a 32 MiB ring: ringtap 32 blocks of 1 MiB
@@ -87,9 +105,13 @@ and at the 208 KiB default trafgen's TX ring flush fails with EAGAIN.
 Options:
   --quick        1 repetition of 2-second runs (default: 3 repetitions of 3 s)
   --seconds N    seconds of traffic per run, 1 to 60
-  --only PART    run one part: bridge or capture
+  --only PART    run one part: bridge, delay or capture
   --dut NAME     measure only NAME (repeatable): ringtap and netsniff-ng
-                 (both parts), kernel-bridge (bridge), tcpdump (capture)
+                 (all parts), kernel-bridge (bridge, delay), ringtap-v3 and
+                 ringtap-lowlat (delay; bridge when named), tcpdump (capture)
+  --delay-load FPS   the delay part's background load
+  --ringtap-args ARGS  add ARGS to every `ringtap bridge` command (to compare
+                 settings; the tables still say ringtap)
   -h, --help     print this message
 ";
 
@@ -117,20 +139,48 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// A bridge under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dut {
+    /// `ringtap bridge` with its defaults.
     Ringtap,
+    /// `ringtap bridge --tpacket v3`: RX blocks handed over when full or
+    /// when their timer retires them.
+    RingtapV3,
+    /// `ringtap bridge --low-latency`: the worker never sleeps.
+    RingtapLowLatency,
     NetsniffNg,
     KernelBridge,
 }
 
-/// In this order in tables; every bridge is compared with those after it.
+/// The bridge part's bridges, in this order in tables; every bridge is
+/// compared with those after it.
 const ALL_DUTS: [Dut; 3] = [Dut::Ringtap, Dut::NetsniffNg, Dut::KernelBridge];
+
+/// The delay part's: every RX mode of ringtap, then the references.
+const DELAY_DUTS: [Dut; 5] = [
+    Dut::Ringtap,
+    Dut::RingtapV3,
+    Dut::RingtapLowLatency,
+    Dut::NetsniffNg,
+    Dut::KernelBridge,
+];
 
 impl Dut {
     fn name(self) -> &'static str {
         match self {
             Dut::Ringtap => "ringtap",
+            Dut::RingtapV3 => "ringtap-v3",
+            Dut::RingtapLowLatency => "ringtap-lowlat",
             Dut::NetsniffNg => "netsniff-ng",
             Dut::KernelBridge => "kernel-bridge",
+        }
+    }
+
+    /// `ringtap bridge` options of a ringtap mode; `None` for the others.
+    fn ringtap_args(self) -> Option<&'static [&'static str]> {
+        match self {
+            Dut::Ringtap => Some(&[]),
+            Dut::RingtapV3 => Some(&["--tpacket", "v3"]),
+            Dut::RingtapLowLatency => Some(&["--low-latency"]),
+            Dut::NetsniffNg | Dut::KernelBridge => None,
         }
     }
 }
@@ -199,13 +249,17 @@ const CASES: [Case; 5] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Bridge,
+    Delay,
     Capture,
 }
+
+const ALL_PARTS: [Part; 3] = [Part::Bridge, Part::Delay, Part::Capture];
 
 impl Part {
     fn name(self) -> &'static str {
         match self {
             Part::Bridge => "bridge",
+            Part::Delay => "delay",
             Part::Capture => "capture",
         }
     }
@@ -215,15 +269,56 @@ impl Part {
 struct Options {
     /// The bridges to measure; none skips the bridge part.
     duts: Vec<Dut>,
+    /// The bridges whose delay to measure; none skips the delay part.
+    delay_duts: Vec<Dut>,
     /// The capturers to measure; none skips the capture part.
     capturers: Vec<Capturer>,
     seconds: u32,
     repetitions: u32,
+    /// Added to every `ringtap bridge` command line.
+    ringtap_extra: Vec<String>,
+    /// The delay part's background load; default: half of ringtap's
+    /// lossless rate in the bridge part.
+    delay_load: Option<u64>,
+}
+
+/// The delay part's background load when the bridge part did not run.
+const DEFAULT_DELAY_LOAD: u64 = 100_000;
+
+/// ringtap's lossless rate in the bridge part: the highest fixed 64-byte
+/// load at which its median loss was under 0.1%, with every lower load
+/// lossless too.
+fn lossless_rate(rows: &[Row]) -> Option<u64> {
+    let mut loads: Vec<u64> = CASES
+        .iter()
+        .filter(|c| c.frame_bytes == 64)
+        .filter_map(|c| match c.load {
+            Load::Rate(fps) => Some(fps),
+            Load::Flood => None,
+        })
+        .collect();
+    loads.sort_unstable();
+    let mut best = None;
+    for fps in loads {
+        let case = Case {
+            frame_bytes: 64,
+            load: Load::Rate(fps),
+        };
+        let summary = rows
+            .iter()
+            .find(|r| r.dut == Dut::Ringtap && r.case == case)
+            .and_then(|r| summarize(&r.samples))?;
+        if summary.loss >= 0.001 {
+            break;
+        }
+        best = Some(fps);
+    }
+    best
 }
 
 /// Every name `--dut` takes, each once, bridges first.
 fn program_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = ALL_DUTS.map(Dut::name).to_vec();
+    let mut names: Vec<&'static str> = DELAY_DUTS.map(Dut::name).to_vec();
     for name in ALL_CAPTURERS.map(Capturer::name) {
         if !names.contains(&name) {
             names.push(name);
@@ -238,6 +333,8 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
     let mut seconds = None;
     let mut only = None;
     let mut chosen: Vec<&'static str> = Vec::new();
+    let mut ringtap_extra = Vec::new();
+    let mut delay_load = None;
     let mut args = args.iter().map(String::as_str);
     while let Some(arg) = args.next() {
         let (flag, inline_value) = match arg.split_once('=') {
@@ -267,15 +364,31 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             }
             "--only" => {
                 let name = value()?;
-                let part = [Part::Bridge, Part::Capture]
+                let part = ALL_PARTS
                     .into_iter()
                     .find(|p| p.name() == name)
                     .ok_or_else(|| {
                         Error::Usage(format!(
-                            "`--only {name}`: unknown part; choose bridge or capture"
+                            "`--only {name}`: unknown part; choose bridge, delay or capture"
                         ))
                     })?;
                 only = Some(part);
+            }
+            "--delay-load" => {
+                let text = value()?;
+                let fps = text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=10_000_000).contains(n))
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "`--delay-load {text}`: frames per second, from 1 to 10000000"
+                        ))
+                    })?;
+                delay_load = Some(fps);
+            }
+            "--ringtap-args" => {
+                ringtap_extra.extend(value()?.split_whitespace().map(str::to_string));
             }
             "--dut" => {
                 let name = value()?;
@@ -298,18 +411,34 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
         }
     }
     let picked = |name: &str| chosen.is_empty() || chosen.contains(&name);
-    let duts: Vec<Dut> = match only {
-        Some(Part::Capture) => Vec::new(),
-        _ => ALL_DUTS.into_iter().filter(|d| picked(d.name())).collect(),
+    let runs = |part: Part| only.is_none_or(|o| o == part);
+    let duts: Vec<Dut> = if runs(Part::Bridge) {
+        // The ringtap modes besides the default only when asked for.
+        DELAY_DUTS
+            .into_iter()
+            .filter(|d| ALL_DUTS.contains(d) && picked(d.name()) || chosen.contains(&d.name()))
+            .collect()
+    } else {
+        Vec::new()
     };
-    let capturers: Vec<Capturer> = match only {
-        Some(Part::Bridge) => Vec::new(),
-        _ => ALL_CAPTURERS
+    let delay_duts: Vec<Dut> = if runs(Part::Delay) {
+        DELAY_DUTS
+            .into_iter()
+            .filter(|d| picked(d.name()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let capturers: Vec<Capturer> = if runs(Part::Capture) {
+        ALL_CAPTURERS
             .into_iter()
             .filter(|c| picked(c.name()))
-            .collect(),
+            .collect()
+    } else {
+        Vec::new()
     };
-    if let (true, true, Some(part)) = (duts.is_empty(), capturers.is_empty(), only) {
+    let nothing = duts.is_empty() && delay_duts.is_empty() && capturers.is_empty();
+    if let (true, Some(part)) = (nothing, only) {
         return Err(Error::Usage(format!(
             "`--only {}` with `--dut {}`: none of these programs takes part in the {} part \
              (see --help)",
@@ -320,9 +449,12 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
     }
     Ok(Some(Options {
         duts,
+        delay_duts,
         capturers,
         seconds: seconds.unwrap_or(if quick { 2 } else { 3 }),
         repetitions: if quick { 1 } else { 3 },
+        ringtap_extra,
+        delay_load,
     }))
 }
 
@@ -348,7 +480,8 @@ pub fn run(args: &[String]) -> Result {
         )));
     }
     let mut ringtap_modes = Vec::new();
-    if options.duts.contains(&Dut::Ringtap) {
+    let ringtap_bridges = options.duts.iter().chain(&options.delay_duts);
+    if ringtap_bridges.clone().any(|d| d.ringtap_args().is_some()) {
         ringtap_modes.push("bridge");
     }
     if options.capturers.contains(&Capturer::Ringtap) {
@@ -398,6 +531,7 @@ pub fn run(args: &[String]) -> Result {
         lab: &lab,
         out_dir: &out_dir,
         ringtap: ringtap.as_deref(),
+        ringtap_extra: &options.ringtap_extra,
         seconds: options.seconds,
         ticks_per_second,
     };
@@ -406,6 +540,31 @@ pub fn run(args: &[String]) -> Result {
     } else {
         banner("measuring bridges");
         Some(measure_bridges(&bench, &options.duts, options.repetitions)?)
+    };
+    let delay_rows = if options.delay_duts.is_empty() {
+        None
+    } else {
+        banner("measuring delay");
+        let background = options
+            .delay_load
+            .or_else(|| {
+                bridge_rows
+                    .as_deref()
+                    .and_then(lossless_rate)
+                    .map(|r| r / 2)
+            })
+            .unwrap_or(DEFAULT_DELAY_LOAD);
+        println!(
+            "probes at {} fps, alone and among 64-byte frames at {} fps",
+            delay::PROBE_RATE,
+            format_rate(background as f64)
+        );
+        Some(delay::measure_all(
+            &bench,
+            &options.delay_duts,
+            background,
+            options.repetitions,
+        )?)
     };
     let capture_rows = match &scratch {
         Some(scratch) => {
@@ -453,6 +612,10 @@ pub fn run(args: &[String]) -> Result {
         write_file(&json_path, &to_json(&info, &rows))?;
         println!();
         println!("results written to {}", json_path.display());
+    }
+    if let Some(rows) = delay_rows {
+        println!();
+        print!("{}", delay::table(&rows));
     }
     if let Some(rows) = capture_rows {
         println!();
@@ -954,11 +1117,26 @@ impl Lab {
             .args(["link", "add", "dut1", "netns", &lab.dut, "type", "veth"])
             .args(["peer", "name", "sink0", "netns", &lab.sink])
             .run()?;
+        // The delay part's floor: generator and sink joined directly.
+        Cmd::new("ip")
+            .args([
+                "link",
+                "add",
+                delay::FLOOR_GEN,
+                "netns",
+                &lab.gen,
+                "type",
+                "veth",
+            ])
+            .args(["peer", "name", delay::FLOOR_SINK, "netns", &lab.sink])
+            .run()?;
         for (ns, link) in [
             (&lab.gen, "gen0"),
             (&lab.dut, "dut0"),
             (&lab.dut, "dut1"),
             (&lab.sink, "sink0"),
+            (&lab.gen, delay::FLOOR_GEN),
+            (&lab.sink, delay::FLOOR_SINK),
         ] {
             Cmd::new("ip")
                 .args(["-n", ns, "link", "set", link, "up"])
@@ -1188,14 +1366,25 @@ struct Bench<'a> {
     lab: &'a Lab,
     out_dir: &'a Path,
     ringtap: Option<&'a Path>,
+    ringtap_extra: &'a [String],
     seconds: u32,
     ticks_per_second: f64,
 }
 
+/// A bridge started for one run.
+#[derive(Debug)]
+struct Running {
+    dut: Dut,
+    /// The bridge's process (none for the kernel bridge).
+    process: Option<Process>,
+    /// ringtap's counters file.
+    stats_file: PathBuf,
+}
+
 impl Bench<'_> {
-    fn measure(&self, dut: Dut, case: Case, repetition: u32) -> Result<Sample> {
+    /// Starts `dut` between dut0 and dut1 and waits until it listens.
+    fn start_dut(&self, dut: Dut, run_name: &str) -> Result<Running> {
         let lab = self.lab;
-        let run_name = format!("{}B-{}-r{repetition}", case.frame_bytes, case.load.slug());
         let log = |program: &str| {
             self.out_dir
                 .join("logs")
@@ -1204,10 +1393,9 @@ impl Bench<'_> {
         let stats_file = self
             .out_dir
             .join("stats")
-            .join(format!("ringtap-{run_name}.json"));
-
-        let mut bridge = match dut {
-            Dut::Ringtap => {
+            .join(format!("{}-{run_name}.json", dut.name()));
+        let mut process = match dut.ringtap_args() {
+            Some(mode_args) => {
                 let ringtap = self
                     .ringtap
                     .ok_or_else(|| Error::Failed("the ringtap binary was not built".to_string()))?;
@@ -1218,11 +1406,13 @@ impl Bench<'_> {
                     .args(["taskset", "-c", &DUT_CPU.to_string()])
                     .arg(ringtap)
                     .args(["bridge", "--in", "dut0", "--out", "dut1", "--workers", "1"])
+                    .args(mode_args)
+                    .args(self.ringtap_extra)
                     .args(["--duration", &duration, "--stats-file"])
                     .arg(&stats_file);
-                Some(Process::start(cmd, log("ringtap"))?)
+                Some(Process::start(cmd, log(dut.name()))?)
             }
-            Dut::NetsniffNg => {
+            None if dut == Dut::NetsniffNg => {
                 let cmd = in_netns(&lab.dut)
                     .args(["taskset", "-c", &DUT_CPU.to_string()])
                     .args(["netsniff-ng", "--in", "dut0", "--out", "dut1"])
@@ -1230,7 +1420,7 @@ impl Bench<'_> {
                     .args(["--silent", "--notouch-irq", "--no-sock-mem"]);
                 Some(Process::start(cmd, log("netsniff-ng"))?)
             }
-            Dut::KernelBridge => {
+            None => {
                 let ip = |args: &[&str]| Cmd::new("ip").args(["-n", &lab.dut]).args(args).run();
                 ip(&["link", "add", "br0", "type", "bridge"])?;
                 ip(&["link", "set", "dut0", "master", "br0"])?;
@@ -1240,22 +1430,28 @@ impl Bench<'_> {
                 None
             }
         };
-        if let Some(bridge) = &mut bridge {
-            lab.wait_until_listening(bridge)?;
+        if let Some(process) = &mut process {
+            lab.wait_until_listening(process)?;
         }
+        Ok(Running {
+            dut,
+            process,
+            stats_file,
+        })
+    }
 
-        let before = lab.counters()?;
-        let cpus_before = cpu_pair()?;
-        let process_before = bridge.as_ref().map(Process::cpu_ticks).transpose()?;
-        let seconds = self.run_generator(case, log("generator"))?;
-        let after = lab.counters_when_drained()?;
-        let cpus_after = cpu_pair()?;
-        let process_after = bridge.as_ref().map(Process::cpu_ticks).transpose()?;
-
-        match bridge {
+    /// Stops what [`Bench::start_dut`] started; it must have run cleanly.
+    fn stop_dut(&self, running: Running) -> Result {
+        let Running {
+            dut,
+            process,
+            stats_file,
+        } = running;
+        match process {
             Some(mut bridge) => {
                 bridge.check_running()?;
-                bridge.signal(if dut == Dut::Ringtap { "TERM" } else { "INT" })?;
+                let ringtap = dut.ringtap_args().is_some();
+                bridge.signal(if ringtap { "TERM" } else { "INT" })?;
                 let status = bridge.wait_for_exit(Duration::from_secs(5))?;
                 if !status.success() {
                     return Err(Error::Failed(format!(
@@ -1264,23 +1460,50 @@ impl Bench<'_> {
                         bridge.log.display()
                     )));
                 }
-                if dut == Dut::Ringtap && !stats_file.exists() {
+                if ringtap && !stats_file.exists() {
                     return Err(Error::Failed(format!(
                         "ringtap wrote no stats file {}; its output is in {}",
                         stats_file.display(),
                         bridge.log.display()
                     )));
                 }
+                Ok(())
             }
             None => Cmd::new("ip")
-                .args(["-n", &lab.dut, "link", "del", "br0"])
-                .run()?,
+                .args(["-n", &self.lab.dut, "link", "del", "br0"])
+                .run(),
         }
+    }
+
+    fn measure(&self, dut: Dut, case: Case, repetition: u32) -> Result<Sample> {
+        let lab = self.lab;
+        let run_name = format!("{}B-{}-r{repetition}", case.frame_bytes, case.load.slug());
+        let generator_log = self
+            .out_dir
+            .join("logs")
+            .join(format!("generator-{run_name}.log"));
+        let running = self.start_dut(dut, &run_name)?;
+        let before = lab.counters()?;
+        let cpus_before = cpu_pair()?;
+        let process_before = running
+            .process
+            .as_ref()
+            .map(Process::cpu_ticks)
+            .transpose()?;
+        let seconds = self.run_generator(case, generator_log.clone())?;
+        let after = lab.counters_when_drained()?;
+        let cpus_after = cpu_pair()?;
+        let process_after = running
+            .process
+            .as_ref()
+            .map(Process::cpu_ticks)
+            .transpose()?;
+        self.stop_dut(running)?;
 
         if after.offered == before.offered {
             return Err(Error::Failed(format!(
                 "the generator sent no frames; its output is in {}",
-                log("generator").display()
+                generator_log.display()
             )));
         }
         let cpu_seconds = |i: usize, pick: fn(&CpuTicks) -> u64| {
@@ -1724,9 +1947,12 @@ mod tests {
             parse(&[]).unwrap(),
             Some(Options {
                 duts: ALL_DUTS.to_vec(),
+                delay_duts: DELAY_DUTS.to_vec(),
                 capturers: ALL_CAPTURERS.to_vec(),
                 seconds: 3,
-                repetitions: 3
+                repetitions: 3,
+                ringtap_extra: vec![],
+                delay_load: None,
             })
         );
         let quick = parse(&["--quick"]).unwrap().unwrap();
@@ -1748,15 +1974,31 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(options.duts, [Dut::NetsniffNg, Dut::KernelBridge]);
+        assert_eq!(options.delay_duts, [Dut::NetsniffNg, Dut::KernelBridge]);
         assert_eq!(options.capturers, [Capturer::NetsniffNg]);
+        let modes = parse(&["--dut", "ringtap-lowlat", "--dut", "ringtap"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(modes.duts, [Dut::Ringtap, Dut::RingtapLowLatency]);
+        assert_eq!(modes.delay_duts, [Dut::Ringtap, Dut::RingtapLowLatency]);
+        let extra = parse(&["--ringtap-args", "--busy-poll 50", "--delay-load=2000"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(extra.ringtap_extra, ["--busy-poll", "50"]);
+        assert_eq!(extra.delay_load, Some(2000));
     }
 
     #[test]
     fn a_part_runs_alone_or_with_the_programs_chosen_for_it() {
         let capture = parse(&["--only", "capture"]).unwrap().unwrap();
         assert_eq!(
-            (capture.duts, capture.capturers),
-            (vec![], ALL_CAPTURERS.to_vec())
+            (capture.duts, capture.delay_duts, capture.capturers),
+            (vec![], vec![], ALL_CAPTURERS.to_vec())
+        );
+        let delay = parse(&["--only", "delay"]).unwrap().unwrap();
+        assert_eq!(
+            (delay.duts, delay.delay_duts, delay.capturers),
+            (vec![], DELAY_DUTS.to_vec(), vec![])
         );
         let bridge = parse(&["--only=bridge", "--dut", "ringtap"])
             .unwrap()
@@ -1778,7 +2020,14 @@ mod tests {
         );
         assert_eq!(
             program_names(),
-            ["ringtap", "netsniff-ng", "kernel-bridge", "tcpdump"]
+            [
+                "ringtap",
+                "ringtap-v3",
+                "ringtap-lowlat",
+                "netsniff-ng",
+                "kernel-bridge",
+                "tcpdump"
+            ]
         );
     }
 

@@ -21,7 +21,7 @@ mod capture;
 mod fetch;
 mod guest;
 mod initramfs;
-mod netns;
+pub(crate) mod netns;
 pub mod qemu;
 mod stats;
 mod traffic;

@@ -56,15 +56,21 @@ impl Netns {
     /// Move the calling thread into the namespace (`setns(2)`, which
     /// affects only this thread).
     pub fn enter(&self) -> Result {
-        let path = Path::new(NETNS_DIR).join(&self.name);
-        let file = fs::File::open(&path)
-            .map_err(|e| Error::Failed(format!("cannot open {}: {e}", path.display())))?;
-        rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&file),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )
-        .map_err(|e| Error::Failed(format!("setns into {}: {e}", self.name)))
+        enter(&self.name)
     }
+}
+
+/// Move the calling thread into the named network namespace
+/// (`/run/netns/NAME`, as `ip netns add` makes it).
+pub fn enter(name: &str) -> Result {
+    let path = Path::new(NETNS_DIR).join(name);
+    let file = fs::File::open(&path)
+        .map_err(|e| Error::Failed(format!("cannot open {}: {e}", path.display())))?;
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(&file),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )
+    .map_err(|e| Error::Failed(format!("setns into {name}: {e}")))
 }
 
 impl Drop for Netns {
