@@ -80,11 +80,49 @@ pub fn ip(args: &[&str]) {
     );
 }
 
+/// An interface's packet counters, as the kernel keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkStats {
+    /// Frames it transmitted.
+    pub tx_packets: u64,
+    /// Frames it dropped on transmit.
+    pub tx_dropped: u64,
+    /// Frames it received.
+    pub rx_packets: u64,
+}
+
+/// `ip -j -s link show dev DEV` in the calling thread's namespace.
+pub fn link_stats(dev: &str) -> LinkStats {
+    let out = Command::new("ip")
+        .args(["-j", "-s", "link", "show", "dev", dev])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip: {e} (install iproute2)"));
+    assert!(out.status.success(), "ip -s link show {dev} failed");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+    let stats = &json[0]["stats64"];
+    let n = |dir: &str, key: &str| {
+        stats[dir][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {dir}.{key} in {stats}"))
+    };
+    LinkStats {
+        tx_packets: n("tx", "packets"),
+        tx_dropped: n("tx", "dropped"),
+        rx_packets: n("rx", "packets"),
+    }
+}
+
 /// Create a veth pair `a` <-> `b` with the given MTU, both up, no IPv6.
 pub fn veth_pair(a: &str, b: &str, mtu: u32) {
-    let mtu = mtu.to_string();
+    veth_pair_mtus(a, mtu, b, mtu);
+}
+
+/// A veth pair whose ends have different MTUs (a veth drops a frame longer
+/// than its peer's MTU).
+pub fn veth_pair_mtus(a: &str, a_mtu: u32, b: &str, b_mtu: u32) {
+    let (a_mtu, b_mtu) = (a_mtu.to_string(), b_mtu.to_string());
     ip(&[
-        "link", "add", "name", a, "mtu", &mtu, "type", "veth", "peer", "name", b, "mtu", &mtu,
+        "link", "add", "name", a, "mtu", &a_mtu, "type", "veth", "peer", "name", b, "mtu", &b_mtu,
     ]);
     for dev in [a, b] {
         ip(&["link", "set", "dev", dev, "up"]);

@@ -104,9 +104,9 @@ pub struct BridgeArgs {
     /// CPUs for the workers, in order (e.g. 1 or 2,3 or 0-3); default: the CPUs ringtap may run on
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
-    /// Send straight to the egress driver, skipping its queueing discipline (tc)
+    /// Send through the egress's queueing discipline (tc) instead of straight to its driver
     #[arg(long)]
-    pub qdisc_bypass: bool,
+    pub use_qdisc: bool,
 }
 
 /// An interface as found at start-up.
@@ -663,7 +663,7 @@ pub fn resolve(
         source,
         idle,
         cpus,
-        qdisc_bypass: args.qdisc_bypass,
+        qdisc_bypass: !args.use_qdisc,
     })
 }
 

@@ -192,6 +192,8 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
     if let Some(m) = &cfg.mirror {
         register(&m.port);
     }
+    let control =
+        || netdev::Control::open().map_err(|e| runtime("a socket for interface queries", e));
     let count = cfg.directions.len() * cfg.workers;
     let shared: &'static Shared = SHARED.init(Shared {
         ports,
@@ -227,7 +229,13 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
                     let mname = m.port.name.as_str();
                     let p = port::open_tx(mname, &m.tx, layout, cfg.qdisc_bypass)
                         .map_err(|e| runtime(&format!("TX ring on {mname}"), e))?;
-                    Some(Egress::new(shared.port(mname), &ws.mirror, p, true))
+                    Some(Egress::new(
+                        shared.port(mname),
+                        &ws.mirror,
+                        p,
+                        true,
+                        control()?,
+                    ))
                 }
                 _ => None,
             };
@@ -238,7 +246,7 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
                     req: cfg.rx,
                     port: Some(rx),
                 },
-                output: Egress::new(shared.port(out_name), &ws.output, tx, false),
+                output: Egress::new(shared.port(out_name), &ws.output, tx, false, control()?),
                 mirror,
                 counters: counters(d, w),
                 filter: cfg.filter.as_deref(),

@@ -24,6 +24,7 @@ use ringtap_core::checksum;
 use ringtap_core::geometry::RingRequest;
 use ringtap_core::status::RxStatus;
 use ringtap_core::vlan::{self, Tag, TAG_LEN};
+use ringtap_linux::netdev::Control;
 use ringtap_linux::{FrameInfo, TxError};
 use rustix::event::PollFlags;
 use rustix::io::Errno;
@@ -78,6 +79,13 @@ pub struct Egress {
     handoff: &'static Handoff<TxPort>,
     port: Option<TxPort>,
     retained: Option<Retained>,
+    /// For the one question the worker asks itself, when a `send` fails:
+    /// has the link just gone down? (The main thread's view is up to a
+    /// tick old.)
+    control: Control,
+    /// A failed `send` found the link down: hold the queued frames until a
+    /// tick sees it up again.
+    down: bool,
     /// A wait for room timed out in this pump: do not wait again.
     congested: bool,
     mirror: bool,
@@ -90,15 +98,30 @@ impl Egress {
         handoff: &'static Handoff<TxPort>,
         port: TxPort,
         mirror: bool,
+        control: Control,
     ) -> Egress {
         Egress {
             state,
             handoff,
             port: Some(port),
             retained: None,
+            control,
+            down: false,
             congested: false,
             mirror,
         }
+    }
+
+    /// Up with a carrier, as far as the worker knows.
+    fn carries(&self) -> bool {
+        self.state.carries() && !self.down
+    }
+
+    /// Ask the kernel now whether the link can carry frames.
+    fn link_is_up(&self) -> bool {
+        self.control
+            .link_flags(self.state.name())
+            .is_ok_and(|f| f.up && f.running)
     }
 
     fn count_drop(&self, c: &Counters, why: DropReason, n: u64) {
@@ -129,7 +152,7 @@ impl Egress {
     /// `send(MSG_DONTWAIT)` for what is queued, then account for what the
     /// kernel took and for the frame it stopped at.
     pub fn kick(&mut self, c: &Counters) {
-        if !self.state.carries() {
+        if !self.carries() {
             // Queued frames wait for the link; nothing can leave now.
             return;
         }
@@ -142,50 +165,70 @@ impl Egress {
         if ring.queued() == 0 {
             return;
         }
-        let sent = port.sock.kick();
+        let errno = port.sock.kick().err().map(|e| e.errno());
         let reaped = ring.reap();
-        let head = reaped.head;
-        let errno = sent.err().map(|e| e.errno());
-        let mut dropped = None;
-        match head {
-            None => self.retained = None,
-            Some(h) if h.refused => {
-                // EMSGSIZE or EINVAL: this frame can never be sent.
-                if ring.drop_head().is_some() {
-                    dropped = Some(DropReason::TxRefused);
-                }
-                self.retained = None;
-            }
-            Some(h) if errno == Some(Errno::NOBUFS) => {
-                let now = Instant::now();
-                let r = match self.retained {
-                    Some(r) if r.index == h.index => Retained {
-                        tries: r.tries + 1,
-                        ..r
-                    },
-                    _ => Retained {
-                        index: h.index,
-                        since: now,
-                        tries: 1,
-                    },
-                };
-                if r.tries >= RETAIN_TRIES && now.duration_since(r.since) >= RETAIN_LIMIT {
-                    if ring.drop_head().is_some() {
-                        dropped = Some(DropReason::EgressDropped);
-                    }
-                    self.retained = None;
-                } else {
-                    self.retained = Some(r);
-                }
-            }
-            // EAGAIN (send buffer full), ENETDOWN, or a partial send: the
-            // frames stay queued and are tried again.
-            Some(_) => {}
-        }
         self.count_sent(c, u64::from(reaped.frames), reaped.bytes);
+        let Some(head) = reaped.head else {
+            self.retained = None;
+            return;
+        };
+        let dropped = if head.refused {
+            // EMSGSIZE or EINVAL: this frame can never be sent.
+            self.retained = None;
+            self.drop_head().then_some(DropReason::TxRefused)
+        } else {
+            match errno {
+                Some(Errno::NOBUFS | Errno::NETDOWN | Errno::NXIO | Errno::NODEV)
+                    if !self.link_is_up() =>
+                {
+                    // The link went down since the main thread last looked:
+                    // the frames wait for it; new ones count as link_down.
+                    self.down = true;
+                    self.retained = None;
+                    None
+                }
+                Some(Errno::NOBUFS) => self.retain(head.index),
+                // EAGAIN (send buffer full) or a partial send: the frames
+                // stay queued and are tried again.
+                _ => None,
+            }
+        };
         if let Some(why) = dropped {
             self.count_drop(c, why, 1);
         }
+    }
+
+    /// The egress dropped the frame at the kernel's head again: give up on
+    /// it once it has been refused for [`RETAIN_LIMIT`].
+    fn retain(&mut self, index: u32) -> Option<DropReason> {
+        let now = Instant::now();
+        let r = match self.retained {
+            Some(r) if r.index == index => Retained {
+                tries: r.tries + 1,
+                ..r
+            },
+            _ => Retained {
+                index,
+                since: now,
+                tries: 1,
+            },
+        };
+        if r.tries >= RETAIN_TRIES && now.duration_since(r.since) >= RETAIN_LIMIT {
+            self.retained = None;
+            self.drop_head().then_some(DropReason::EgressDropped)
+        } else {
+            self.retained = Some(r);
+            None
+        }
+    }
+
+    /// Remove the frame at the kernel's head of the TX ring.
+    fn drop_head(&mut self) -> bool {
+        self.port
+            .as_mut()
+            .and_then(|p| p.ring.tx())
+            .and_then(|r| r.drop_head())
+            .is_some()
     }
 
     /// Queue one frame: `data` as the ring holds it, with `tag` put back
@@ -199,7 +242,7 @@ impl Egress {
         mirror: Option<&mut Egress>,
         c: &Counters,
     ) -> Result<(), DropReason> {
-        if !self.state.carries() {
+        if !self.carries() {
             return Err(DropReason::LinkDown);
         }
         let mtu = self.state.mtu();
@@ -261,7 +304,7 @@ impl Egress {
 
     /// A mirror copy: never waits (a slow TAP must not slow the bridge).
     fn copy(&mut self, frame: &[u8], c: &Counters) -> Result<(), DropReason> {
-        if !self.state.carries() {
+        if !self.carries() {
             return Err(DropReason::LinkDown);
         }
         if frame.len() > vlan::max_tx_len(self.state.mtu(), frame) {
@@ -339,6 +382,9 @@ impl Egress {
                 }
                 None => self.handoff.want(),
             }
+        }
+        if self.down && self.link_is_up() {
+            self.down = false;
         }
         // Frames queued while the link was down leave now.
         self.kick(c);
@@ -646,7 +692,7 @@ impl Worker {
         // Frames the kernel never took are lost with the ring: the link
         // was down, or the egress kept dropping them.
         for egress in std::iter::once(&mut self.output).chain(self.mirror.as_mut()) {
-            let why = if egress.state.carries() {
+            let why = if egress.carries() {
                 DropReason::EgressDropped
             } else {
                 DropReason::LinkDown
