@@ -12,6 +12,7 @@
 
 mod capture;
 mod delay;
+mod plot;
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -612,10 +613,16 @@ pub fn run(args: &[String]) -> Result {
         write_file(&json_path, &to_json(&info, &rows))?;
         println!();
         println!("results written to {}", json_path.display());
+        for png in plot::delivered(&rows, &out_dir)? {
+            println!("plot written to {}", png.display());
+        }
     }
     if let Some(rows) = delay_rows {
         println!();
         print!("{}", delay::table(&rows));
+        for png in plot::delays(&rows, &out_dir)? {
+            println!("plot written to {}", png.display());
+        }
     }
     if let Some(rows) = capture_rows {
         println!();

@@ -116,6 +116,11 @@ const CPIO: Package = Package {
     name: "cpio",
     programs: &["cpio"],
 };
+/// The font the bench's PNG plots are labelled with.
+const FONTS_DEJAVU_CORE: Package = Package {
+    name: "fonts-dejavu-core",
+    programs: &[],
+};
 
 /// A program installed from crates.io with `cargo install` (looked for on
 /// `PATH` and in cargo's own `bin` directory).
@@ -180,6 +185,7 @@ pub const FOR_TEST: Needs = Needs {
         UTIL_LINUX,
         PROCPS,
         CPIO,
+        FONTS_DEJAVU_CORE,
     ],
     tools: &[DEFMT_PRINT],
     msrv_toolchain: true,
@@ -243,7 +249,8 @@ pub const FOR_DEMO: Needs = Needs {
 
 /// What `cargo xtask bench` runs: trafgen and netsniff-ng, tcpdump, `ip`
 /// for the namespaces and the bridge, `taskset`, `ethtool`, `sysctl`,
-/// `kill`, and `mount`/`umount` for the capture files' tmpfs.
+/// `kill`, `mount`/`umount` for the capture files' tmpfs, and a font for
+/// the plots.
 pub const FOR_BENCH: Needs = Needs {
     components: &[],
     targets: &[],
@@ -255,6 +262,7 @@ pub const FOR_BENCH: Needs = Needs {
         TCPDUMP,
         PROCPS,
         MOUNT,
+        FONTS_DEJAVU_CORE,
     ],
     tools: &[],
     msrv_toolchain: false,

@@ -58,6 +58,9 @@ pub struct Path<'a> {
 pub struct Delays {
     /// One-way delay of each probe that arrived, in nanoseconds, sorted.
     pub ns: Vec<u64>,
+    /// `(sequence number, delay in ns)` of each probe that arrived, in
+    /// arrival order.
+    pub arrivals: Vec<(u64, u64)>,
     pub sent: u64,
     /// Probes that never arrived.
     pub lost: u64,
@@ -177,13 +180,15 @@ pub fn measure(path: &Path<'_>, rate: u32, count: u64, grace: Duration) -> Resul
             })
             .join()
             .map_err(|_| Error::Failed("the probe sender panicked".into()))??;
-        let (mut ns, duplicates) = receiver
+        let (arrivals, duplicates) = receiver
             .join()
             .map_err(|_| Error::Failed("the probe receiver panicked".into()))??;
+        let mut ns: Vec<u64> = arrivals.iter().map(|&(_, d)| d).collect();
         ns.sort_unstable();
         Ok(Delays {
             lost: sent.saturating_sub(ns.len() as u64),
             ns,
+            arrivals,
             sent,
             duplicates,
         })
@@ -235,13 +240,14 @@ fn send(path: &Path<'_>, rate: u32, count: u64) -> Result<u64> {
 }
 
 /// Receives probes until the sender is done and `grace` has passed; returns
-/// the delays (unsorted) and the number of duplicates.
+/// `(seq, delay)` in arrival order and the number of duplicates.
+#[allow(clippy::type_complexity)]
 fn receive(
     path: &Path<'_>,
     ready: &std::sync::mpsc::Sender<()>,
     done: &AtomicBool,
     grace: Duration,
-) -> Result<(Vec<u64>, u64)> {
+) -> Result<(Vec<(u64, u64)>, u64)> {
     netns::enter(path.receiver_netns)?;
     ringtap_linux::pin_current_thread(path.cpu).map_err(failed("pinning the receiver".into()))?;
     let (sock, mut mapped) = open(path.receiver_dev, RingKind::Rx, PROBE_ETHERTYPE)?;
@@ -260,7 +266,7 @@ fn receive(
                 if !seen.insert(seq) {
                     duplicates += 1;
                 } else {
-                    delays.push(at.saturating_sub(stamp));
+                    delays.push((seq, at.saturating_sub(stamp)));
                 }
             }
             Ok::<(), std::convert::Infallible>(())
@@ -288,6 +294,13 @@ pub(super) enum Load {
 }
 
 impl Load {
+    pub(super) fn slug(self) -> String {
+        match self {
+            Load::Probes => "probes".to_string(),
+            Load::Background(fps) => super::format_rate(fps as f64),
+        }
+    }
+
     pub(super) fn label(self) -> String {
         match self {
             Load::Probes => format!("{PROBE_RATE} fps"),
@@ -370,10 +383,31 @@ pub(super) fn measure_all(
             );
             let run = measure_one(bench, row.subject, row.load, repetition)?;
             println!("  {}", describe(&run));
+            let csv = bench.out_dir.join("delay").join(format!(
+                "{}-{}-r{repetition}.csv",
+                row.subject.name(),
+                row.load.slug()
+            ));
+            write_csv(&csv, &run)?;
             row.runs.push(run);
         }
     }
     Ok(rows)
+}
+
+/// One probe per line: sequence number (at 1000 per second, the ms since
+/// the first) and one-way delay in ns, in arrival order.
+fn write_csv(path: &std::path::Path, run: &Delays) -> Result {
+    let mut text = String::from("seq,delay_ns\n");
+    for (seq, ns) in &run.arrivals {
+        let _ = writeln!(text, "{seq},{ns}");
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))
 }
 
 fn describe(d: &Delays) -> String {
