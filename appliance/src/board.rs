@@ -74,7 +74,7 @@ pub struct Board {
     /// Default interfaces.
     pub ports: Ports,
     /// RX ring of each port in bridge mode.
-    pub bridge: RxGeometry,
+    pub bridge: BridgeRing,
     /// RX ring in capture mode.
     pub capture: RxGeometry,
     /// TX ring in replay mode; also the size of each TX ring in bridge mode.
@@ -132,6 +132,44 @@ pub struct RxGeometry {
     /// `tp_retire_blk_tov` (V3): a block not yet full goes to user space
     /// after this many ms.
     pub retire_blk_tov_ms: u32,
+}
+
+/// The `[bridge]` table: the RX ring of each bridge port, and how a worker
+/// waits for frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeRing {
+    /// The socket's TPACKET version.
+    pub tpacket: Tpacket,
+    /// `tp_block_size`.
+    pub block_size: u32,
+    /// `tp_block_nr`.
+    pub block_nr: u32,
+    /// `tp_frame_size`.
+    pub frame_size: u32,
+    /// `tp_retire_blk_tov` (V3).
+    pub retire_blk_tov_ms: u32,
+    /// After the last frame, a worker keeps checking its ring this many
+    /// microseconds before it sleeps (`--busy-poll`).
+    #[serde(default)]
+    pub busy_poll_us: u32,
+    /// A worker never sleeps (`--low-latency`): the lowest delay, a whole
+    /// core per worker even when idle.
+    #[serde(default)]
+    pub low_latency: bool,
+}
+
+impl BridgeRing {
+    /// The ring part.
+    pub fn rx(&self) -> RxGeometry {
+        RxGeometry {
+            tpacket: self.tpacket,
+            block_size: self.block_size,
+            block_nr: self.block_nr,
+            frame_size: self.frame_size,
+            retire_blk_tov_ms: self.retire_blk_tov_ms,
+        }
+    }
 }
 
 /// A TX ring of a board profile.
@@ -446,7 +484,7 @@ impl Board {
         };
         Ok(match mode {
             Mode::Bridge => {
-                let rx = ring("bridge", self.rx_request(&self.bridge))?;
+                let rx = ring("bridge", self.rx_request(&self.bridge.rx()))?;
                 let tx = ring("replay", self.tx_request(self.bridge.tpacket.version()))?;
                 ModeRings::Bridge {
                     rx,
@@ -523,7 +561,17 @@ impl Board {
             );
         }
         self.check_ports(origin)?;
-        for (section, g) in [("bridge", &self.bridge), ("capture", &self.capture)] {
+        if self.bridge.low_latency && self.cpu_cores < 2 {
+            return fail(
+                "bridge.low_latency",
+                format!(
+                    "a worker that never sleeps would take the only core of a {}-core board \
+                     [rule: low_latency needs at least 2 cores]; use busy_poll_us instead",
+                    self.cpu_cores
+                ),
+            );
+        }
+        for (section, g) in [("bridge", &self.bridge.rx()), ("capture", &self.capture)] {
             if g.block_nr == 0 {
                 return fail(
                     &format!("{section}.block_nr"),
@@ -757,6 +805,35 @@ mod test {
     }
 
     #[test]
+    fn a_one_core_board_may_not_spin() {
+        let one_core = edit(RPI4, "cpu_cores = 4", "cpu_cores = 1");
+        let spinning = edit(
+            &one_core,
+            "retire_blk_tov_ms = 1\n",
+            "retire_blk_tov_ms = 1\nlow_latency = true\n",
+        );
+        let (field, rule) = refusal(&spinning);
+        assert_eq!(field, "bridge.low_latency");
+        assert!(rule.contains("at least 2 cores"), "{rule}");
+        let polling = edit(
+            &one_core,
+            "retire_blk_tov_ms = 1\n",
+            "retire_blk_tov_ms = 1\nbusy_poll_us = 20\n",
+        );
+        let board = Board::parse(&polling, "test.toml").unwrap();
+        assert_eq!(
+            (board.bridge.busy_poll_us, board.bridge.low_latency),
+            (20, false)
+        );
+        let four = edit(
+            RPI4,
+            "retire_blk_tov_ms = 1\n",
+            "retire_blk_tov_ms = 1\nlow_latency = true\n",
+        );
+        assert!(Board::parse(&four, "test.toml").unwrap().bridge.low_latency);
+    }
+
+    #[test]
     fn every_profile_passes_the_kernel_rules_and_its_budget() {
         let expected_word = |target: &str| match target {
             "aarch64-unknown-linux-musl" | "x86_64-unknown-linux-gnu" => KernelWord::Bits64,
@@ -771,7 +848,7 @@ mod test {
             let word = board.kernel_word().unwrap();
             assert_eq!(word, expected_word(&board.target), "{name}");
             let page = board.page().unwrap();
-            let rx = board.rx_request(&board.bridge).validate(page, word);
+            let rx = board.rx_request(&board.bridge.rx()).validate(page, word);
             let rx = rx.unwrap_or_else(|e| panic!("{name} [bridge]: {e}"));
             let capture = board.rx_request(&board.capture).validate(page, word);
             let capture = capture.unwrap_or_else(|e| panic!("{name} [capture]: {e}"));
@@ -799,7 +876,7 @@ mod test {
     #[test]
     fn requests_carry_the_profile() {
         let board = Board::named("rpi4").unwrap();
-        let rx = board.rx_request(&board.bridge);
+        let rx = board.rx_request(&board.bridge.rx());
         assert_eq!(rx.version, TpacketVersion::V3);
         assert_eq!(rx.kind, RingKind::Rx);
         assert_eq!(
@@ -811,7 +888,7 @@ mod test {
         // V2 has no retire timeout.
         let v2 = RxGeometry {
             tpacket: Tpacket::V2,
-            ..board.bridge
+            ..board.bridge.rx()
         };
         assert_eq!(board.rx_request(&v2).retire_blk_tov, 0);
         let tx = board.tx_request(TpacketVersion::V2);

@@ -338,7 +338,7 @@ fn board(args: &PlanArgs) -> Result<String, Failure> {
         },
     };
     let profile = match mode {
-        Mode::Bridge => board.rx_request(&board.bridge),
+        Mode::Bridge => board.rx_request(&board.bridge.rx()),
         Mode::Capture => board.rx_request(&board.capture),
         Mode::Replay => board.tx_request(board.replay.tpacket.version()),
     };

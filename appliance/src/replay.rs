@@ -61,6 +61,9 @@ pub struct ReplayArgs {
     /// TX ring and port from a board profile file
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Send straight to the driver, skipping the port's queueing discipline (tc)
+    #[arg(long)]
+    pub qdisc_bypass: bool,
 }
 
 /// When each frame is due.
@@ -274,7 +277,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let layout = req
         .validate(ringtap_linux::page_size(), word)
         .map_err(|e| crate::plan::refused_by(e, "replay.frame_size / block_size / block_nr"))?;
-    let room = req.frame_size - req.version.tx_data_offset(word);
+    let room = req.frame_size - req.version.tx_data_offset(word) - config::VNET_HDR_LEN;
     let longest = out.mtu + 18;
     if room < longest {
         return Err(Failure::Usage(format!(
@@ -284,7 +287,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
             req.frame_size, out.mtu
         )));
     }
-    let port = port::open_tx(&out_name, &req, layout, false)
+    let port = port::open_tx(&out_name, &req, layout, args.qdisc_bypass)
         .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
 
     let stop = crate::signals::stop()?;

@@ -194,7 +194,13 @@ impl Defaults {
             frame_size: Some(g.frame_size),
             retire_blk_tov_ms: g.retire_blk_tov_ms,
             ring_budget: Some(board.ring_budget_bytes()),
-            idle: Defaults::HOST.idle,
+            idle: if g.low_latency {
+                Idle::Spin
+            } else {
+                Idle::Sleep {
+                    spin: Duration::from_micros(u64::from(g.busy_poll_us)),
+                }
+            },
         }
     }
 
@@ -210,6 +216,7 @@ impl Defaults {
         };
         Defaults {
             ring_budget: self.ring_budget,
+            idle: self.idle,
             ..host
         }
     }
@@ -344,7 +351,7 @@ pub fn tx_request(mtu: u32, word: KernelWord) -> RingRequest {
 const TPACKET_MIN_FRAME: u32 = 256;
 /// `sizeof(struct virtio_net_hdr)`, in front of every frame the bridge and
 /// replay send (`PACKET_VNET_HDR`).
-const VNET_HDR_LEN: u32 = 10;
+pub(crate) const VNET_HDR_LEN: u32 = 10;
 
 pub(crate) fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
     parse_u32(option, text, Kind::Count)
