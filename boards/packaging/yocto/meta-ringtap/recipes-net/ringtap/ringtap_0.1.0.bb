@@ -3,7 +3,7 @@ DESCRIPTION = "ringtap moves Ethernet frames between network interfaces \
 through the kernel's PACKET_MMAP rings (AF_PACKET, TPACKET_V2/V3) with a \
 fixed amount of memory. The package runs it as an inline bridge between the \
 ports of /etc/ringtap/board.toml."
-HOMEPAGE = "https://example.invalid/ringtap"
+HOMEPAGE = "https://github.com/ringtap/ringtap"
 SECTION = "net"
 LICENSE = "MIT | Apache-2.0"
 LIC_FILES_CHKSUM = "file://LICENSE-MIT;md5=0df37f927e37f73f383ce36f2c87e4d6 \
