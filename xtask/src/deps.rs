@@ -83,6 +83,12 @@ const CPIO: Package = Package {
     name: "cpio",
     programs: &["cpio"],
 };
+/// The dist tests check the systemd unit with `systemd-analyze verify` and
+/// the tarball's tmpfiles.d file with `systemd-tmpfiles --root`.
+const SYSTEMD: Package = Package {
+    name: "systemd",
+    programs: &["systemd-analyze", "systemd-tmpfiles"],
+};
 
 /// A program installed from crates.io with `cargo install` (looked for on
 /// `PATH` and in cargo's own `bin` directory).
@@ -127,6 +133,7 @@ pub const FOR_TEST: Needs = Needs {
         UTIL_LINUX,
         QEMU_SYSTEM_ARM,
         CPIO,
+        SYSTEMD,
     ],
     tools: &[DEFMT_PRINT],
 };

@@ -19,15 +19,19 @@ Builds the board's binary (as `cargo xtask build --board NAME`) and writes
 <target dir>/dist/ringtap-<version>-<board>.tar.gz, to unpack at / (or into
 an image's root directory):
   usr/bin/ringtap                          0755  the stripped static binary
-  etc/ringtap/board.toml                   0644  the board's profile: ports, rings
+  usr/share/ringtap/board.toml             0644  the board's profile: ports, rings
   etc/init.d/S50ringtap                    0755  BusyBox/SysV init script
   usr/lib/systemd/system/ringtap.service   0644  systemd unit
+  usr/lib/tmpfiles.d/ringtap.conf          0644  systemd-tmpfiles: the profile to /etc
   usr/share/doc/ringtap/README.md          0644  the board's README
   usr/share/doc/ringtap/LICENSE-MIT        0644
   usr/share/doc/ringtap/LICENSE-APACHE     0644
 Both the init script and the unit run `ringtap bridge --config
 /etc/ringtap/board.toml`, restart it when it fails and log to syslog or the
-journal.
+journal. The tarball does not hold /etc/ringtap/board.toml: the init
+script (at start) and systemd-tmpfiles (at boot) copy the default profile
+there only when that file does not exist, so unpacking a newer tarball
+keeps the profile you edited.
 
 For images built from source use boards/packaging/buildroot (a Buildroot
 external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
@@ -39,9 +43,12 @@ Options:
   -h, --help        print this message
 ";
 
-/// The init script, unit and Yocto crate list, relative to the root.
-const INIT_SCRIPT: &str = "boards/packaging/files/S50ringtap";
-const SYSTEMD_UNIT: &str = "boards/packaging/files/ringtap.service";
+/// The init script and the unit (in the Buildroot package's folder, as
+/// Buildroot wants them), the tarball's tmpfiles.d file and the Yocto
+/// recipe's folder, relative to the root.
+pub const INIT_SCRIPT: &str = "boards/packaging/buildroot/package/ringtap/S50ringtap";
+pub const SYSTEMD_UNIT: &str = "boards/packaging/buildroot/package/ringtap/ringtap.service";
+const TMPFILES: &str = "boards/packaging/files/ringtap-tmpfiles.conf";
 const YOCTO_RECIPES: &str = "boards/packaging/yocto/meta-ringtap/recipes-net/ringtap";
 
 /// Where a file of the tarball comes from.
@@ -55,15 +62,26 @@ enum Source {
     Repo(&'static str),
 }
 
-/// Every file of the tarball: path, mode, source.
-const LAYOUT: [(&str, u32, Source); 7] = [
+/// Every file of the tarball: path, mode, source. The profile is a default
+/// under /usr/share: an unpacked /etc/ringtap/board.toml would replace the
+/// one the user edited.
+const LAYOUT: [(&str, u32, Source); 8] = [
     ("usr/bin/ringtap", 0o755, Source::Binary),
-    ("etc/ringtap/board.toml", 0o644, Source::Board("board.toml")),
+    (
+        "usr/share/ringtap/board.toml",
+        0o644,
+        Source::Board("board.toml"),
+    ),
     ("etc/init.d/S50ringtap", 0o755, Source::Repo(INIT_SCRIPT)),
     (
         "usr/lib/systemd/system/ringtap.service",
         0o644,
         Source::Repo(SYSTEMD_UNIT),
+    ),
+    (
+        "usr/lib/tmpfiles.d/ringtap.conf",
+        0o644,
+        Source::Repo(TMPFILES),
     ),
     (
         "usr/share/doc/ringtap/README.md",
@@ -401,13 +419,28 @@ mod tests {
         }
     }
 
+    /// Unpacks `tarball` at `root`, as `tar -xzf ... -C /` would.
+    fn unpack(tarball: &Path, root: &Path) {
+        std::fs::create_dir_all(root).unwrap();
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(tarball)
+            .arg("-C")
+            .arg(root));
+    }
+
+    /// A stand-in for the cross-built binary: the layout is what is tested.
+    fn stand_in_binary(dir: &Path) -> PathBuf {
+        let binary = dir.join("ringtap");
+        std::fs::write(&binary, "#!/bin/sh\necho ringtap\n").unwrap();
+        set_mode(&binary, 0o700).unwrap();
+        binary
+    }
+
     #[test]
     fn tarball_installs_into_a_destdir() {
         let tmp = TempDir::new("tarball");
-        // A stand-in for the cross-built binary: the layout is what is tested.
-        let binary = tmp.0.join("ringtap");
-        std::fs::write(&binary, "#!/bin/sh\necho ringtap\n").unwrap();
-        set_mode(&binary, 0o700).unwrap();
+        let binary = stand_in_binary(&tmp.0);
         let profile = Profile::load("beaglebone-black").unwrap();
         let tarball = package(&profile, &binary, &tmp.0).unwrap();
         assert_eq!(
@@ -424,20 +457,16 @@ mod tests {
 
         // As an image build or an admin would: unpack at the root.
         let destdir = tmp.0.join("destdir");
-        std::fs::create_dir(&destdir).unwrap();
-        run(Command::new("tar")
-            .arg("-xzf")
-            .arg(&tarball)
-            .arg("-C")
-            .arg(&destdir));
+        unpack(&tarball, &destdir);
         let expected: BTreeMap<String, u32> = [
             ("etc/init.d/S50ringtap", 0o755),
-            ("etc/ringtap/board.toml", 0o644),
             ("usr/bin/ringtap", 0o755),
             ("usr/lib/systemd/system/ringtap.service", 0o644),
+            ("usr/lib/tmpfiles.d/ringtap.conf", 0o644),
             ("usr/share/doc/ringtap/LICENSE-APACHE", 0o644),
             ("usr/share/doc/ringtap/LICENSE-MIT", 0o644),
             ("usr/share/doc/ringtap/README.md", 0o644),
+            ("usr/share/ringtap/board.toml", 0o644),
         ]
         .into_iter()
         .map(|(path, mode)| (path.to_string(), mode))
@@ -445,13 +474,17 @@ mod tests {
         assert_eq!(files_under(&destdir), expected);
         let installed = |path: &str| std::fs::read_to_string(destdir.join(path)).unwrap();
         assert_eq!(
-            installed("etc/ringtap/board.toml"),
+            installed("usr/share/ringtap/board.toml"),
             repo_file("boards/beaglebone-black/board.toml")
         );
         assert_eq!(installed("etc/init.d/S50ringtap"), repo_file(INIT_SCRIPT));
         assert_eq!(
             installed("usr/lib/systemd/system/ringtap.service"),
             repo_file(SYSTEMD_UNIT)
+        );
+        assert_eq!(
+            installed("usr/lib/tmpfiles.d/ringtap.conf"),
+            repo_file(TMPFILES)
         );
         assert_eq!(
             installed("usr/share/doc/ringtap/README.md"),
@@ -479,11 +512,54 @@ mod tests {
         );
     }
 
+    /// systemd-tmpfiles (`systemd` package), as at boot, on an image root.
+    fn tmpfiles_at_boot(root: &Path) {
+        run(Command::new("systemd-tmpfiles")
+            .arg(format!("--root={}", root.display()))
+            .args(["--create", "ringtap.conf"]));
+    }
+
+    #[test]
+    fn unpacking_over_an_installed_system_keeps_the_edited_profile() {
+        let tmp = TempDir::new("upgrade");
+        let binary = stand_in_binary(&tmp.0);
+        let root = tmp.0.join("root");
+        let profile_path = root.join("etc/ringtap/board.toml");
+        let old = package(&Profile::load("rpi4").unwrap(), &binary, &tmp.0).unwrap();
+        unpack(&old, &root);
+        // First boot: the default becomes the profile.
+        tmpfiles_at_boot(&root);
+        let default = repo_file("boards/rpi4/board.toml");
+        assert_eq!(std::fs::read_to_string(&profile_path).unwrap(), default);
+        let edited = default.replace("in = \"", "in = \"lan");
+        assert_ne!(edited, default);
+        std::fs::write(&profile_path, &edited).unwrap();
+
+        // An upgrade whose default profile differs, unpacked over it; then
+        // a reboot.
+        let new = package(
+            &Profile::load("qemu-virt-aarch64").unwrap(),
+            &binary,
+            &tmp.0.join("new"),
+        )
+        .unwrap();
+        unpack(&new, &root);
+        tmpfiles_at_boot(&root);
+        assert_eq!(std::fs::read_to_string(&profile_path).unwrap(), edited);
+        assert_eq!(
+            std::fs::read_to_string(root.join("usr/share/ringtap/board.toml")).unwrap(),
+            repo_file("boards/qemu-virt-aarch64/board.toml"),
+            "the default is the new one"
+        );
+    }
+
     #[test]
     fn init_files_start_the_bridge_with_the_board_profile() {
         let unit = repo_file(SYSTEMD_UNIT);
         for line in [
             "ExecStart=/usr/bin/ringtap bridge --config /etc/ringtap/board.toml $RINGTAP_ARGS",
+            "Environment=\"RINGTAP_ARGS=--fix-offloads --stats-file /run/ringtap/stats.json\"",
+            "RuntimeDirectory=ringtap",
             "Restart=on-failure",
             "RestartPreventExitStatus=2",
             "StandardOutput=journal",
@@ -495,12 +571,16 @@ mod tests {
                 "{SYSTEMD_UNIT} lacks {line:?}"
             );
         }
+        // Nothing points at documentation an image may not have.
+        assert!(!unit.contains("Documentation="), "{SYSTEMD_UNIT}");
         let script = repo_file(INIT_SCRIPT);
         for line in [
-            "DAEMON=/usr/bin/ringtap",
-            "CONFIG=/etc/ringtap/board.toml",
-            "\t\t\"$DAEMON\" bridge --config \"$CONFIG\" $RINGTAP_ARGS >\"$LOG_FIFO\" 2>&1 &",
-            "\t\tlogger -t ringtap -p daemon.info <\"$LOG_FIFO\" &",
+            "DAEMON=\"ringtap\"",
+            "CONFIG=\"/etc/$DAEMON/board.toml\"",
+            "RUNTIME_DIR=\"/run/$DAEMON\"",
+            "RINGTAP_ARGS=\"--fix-offloads --stats-file $RUNTIME_DIR/stats.json\"",
+            "\t\t\t-- bridge --config \"$CONFIG\" $RINGTAP_ARGS \\",
+            "\t\tlogger -t \"$DAEMON\" -p daemon.info <\"$LOG_FIFO\" &",
         ] {
             assert!(
                 script.lines().any(|l| l == line),
@@ -512,6 +592,25 @@ mod tests {
             .arg(workspace_root().join(INIT_SCRIPT)));
     }
 
+    #[test]
+    fn systemd_unit_passes_systemd_analyze_verify() {
+        let tmp = TempDir::new("unit");
+        // verify checks that ExecStart names an executable: a stand-in.
+        let binary = stand_in_binary(&tmp.0);
+        let unit = repo_file(SYSTEMD_UNIT);
+        assert!(unit.contains("ExecStart=/usr/bin/ringtap "));
+        let unit_path = tmp.0.join("ringtap.service");
+        let moved = unit.replace("/usr/bin/ringtap", &binary.to_string_lossy());
+        std::fs::write(&unit_path, moved).unwrap();
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit_path)
+            .output()
+            .expect("run systemd-analyze (Debian package systemd)");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && said.is_empty(), "{said}");
+    }
+
     /// Runs the init script with its paths moved into `tmp`, a stand-in
     /// ringtap and a `logger` that appends to a file.
     struct InitHarness {
@@ -520,8 +619,12 @@ mod tests {
     }
 
     impl InitHarness {
-        /// `ringtap` is the stand-in's body: `$RUNS` counts its bridge runs.
-        fn new(name: &str, ringtap: &str) -> InitHarness {
+        /// `bridge` is the body of the stand-in's bridge mode: `$run`
+        /// counts its runs. The stand-in is a copy of bash, so that
+        /// start-stop-daemon's `--exec` finds it as the process's
+        /// executable, as it finds ringtap; bash runs `ringtap bridge ...`
+        /// as the script `bridge`, which it looks up on PATH.
+        fn new(name: &str, bridge: &str) -> InitHarness {
             let tmp = TempDir::new(name);
             let dir = &tmp.0;
             let bin = dir.join("bin");
@@ -538,26 +641,38 @@ mod tests {
                  if [ $# -gt 0 ]; then echo \"$p $*\" >>\"$TMP/log\"; else\n\
                  while IFS= read -r l; do echo \"$p $l\" >>\"$TMP/log\"; done; fi\n",
             );
+            let bash = crate::deps::find_program("bash").expect("bash");
+            std::fs::copy(bash, bin.join("ringtap")).unwrap();
+            script(&bin.join("plan"), "exit 0\n");
             script(
-                &dir.join("ringtap"),
+                &bin.join("bridge"),
                 &format!(
-                    "[ \"$1\" = plan ] && exit 0\necho \"$*\" >>\"$TMP/runs\"\n\
-                     run=$(wc -l <\"$TMP/runs\")\n{ringtap}"
+                    "echo \"bridge $*\" >>\"$TMP/runs\"\n\
+                     run=$(wc -l <\"$TMP/runs\")\n{bridge}"
                 ),
             );
-            let moved = repo_file(INIT_SCRIPT)
-                .replace(
-                    "DAEMON=/usr/bin/ringtap",
-                    &format!("DAEMON={}/ringtap", dir.display()),
-                )
-                .replace(
-                    "PIDFILE=/var/run/ringtap.pid",
-                    &format!("PIDFILE={}/ringtap.pid", dir.display()),
-                )
-                .replace(
-                    "DEFAULTS=/etc/default/ringtap",
-                    &format!("DEFAULTS={}/defaults", dir.display()),
-                );
+            let dir_text = dir.display().to_string();
+            let mut moved = repo_file(INIT_SCRIPT);
+            for (from, to) in [
+                (
+                    "PIDFILE=\"/var/run/$DAEMON.pid\"",
+                    "PIDFILE=\"@/ringtap.pid\"",
+                ),
+                (
+                    "CONFIG=\"/etc/$DAEMON/board.toml\"",
+                    "CONFIG=\"@/etc/board.toml\"",
+                ),
+                (
+                    "DEFAULT_CONFIG=\"/usr/share/$DAEMON/board.toml\"",
+                    "DEFAULT_CONFIG=\"@/default.toml\"",
+                ),
+                ("RUNTIME_DIR=\"/run/$DAEMON\"", "RUNTIME_DIR=\"@/run\""),
+                ("\"/etc/default/$DAEMON\"", "\"@/defaults\""),
+                ("\"/usr/bin/$DAEMON\"", "\"@/bin/$DAEMON\""),
+            ] {
+                assert!(moved.contains(from), "{INIT_SCRIPT} lacks {from}");
+                moved = moved.replace(from, &to.replace('@', &dir_text));
+            }
             script(&dir.join("S50ringtap"), &moved);
             std::fs::write(
                 dir.join("defaults"),
@@ -585,8 +700,12 @@ mod tests {
             )
         }
 
+        fn path(&self, file: &str) -> PathBuf {
+            self.tmp.0.join(file)
+        }
+
         fn read(&self, file: &str) -> String {
-            std::fs::read_to_string(self.tmp.0.join(file)).unwrap_or_default()
+            std::fs::read_to_string(self.path(file)).unwrap_or_default()
         }
 
         /// Polls until `done` holds (at most 20 s); false if it never did.
@@ -599,6 +718,14 @@ mod tests {
             }
             false
         }
+
+        /// The bridge command line each run got.
+        fn run_line(&self) -> String {
+            format!(
+                "bridge --config {} --stats\n",
+                self.path("etc/board.toml").display()
+            )
+        }
     }
 
     impl Drop for InitHarness {
@@ -608,28 +735,38 @@ mod tests {
         }
     }
 
+    const RUNS_UNTIL_TERM: &str = "trap 'echo final counters; exit 0' TERM\n\
+         echo \"started $run\"\n\
+         while :; do sleep 0.1; done\n";
+
     #[test]
     fn init_script_restarts_on_failure_and_stops_cleanly() {
         // Fails on its first run, then runs until SIGTERM.
         let h = InitHarness::new(
             "init-restart",
-            "trap 'echo final counters; exit 0' TERM\n\
-             echo \"started $run\"\n\
-             if [ \"$run\" -eq 1 ]; then echo boom >&2; exit 1; fi\n\
-             while :; do sleep 1; done\n",
+            &format!(
+                "if [ \"$run\" -eq 1 ]; then echo \"started 1\"; echo boom >&2; exit 1; fi\n\
+                 {RUNS_UNTIL_TERM}"
+            ),
         );
+        std::fs::create_dir(h.path("etc")).unwrap();
+        std::fs::write(h.path("etc/board.toml"), "").unwrap();
         assert_eq!(h.init("start"), (Some(0), "Starting ringtap: OK\n".into()));
         assert!(
             h.wait_for(|h| h.read("log").contains("started 2")),
             "no second run; log:\n{}",
             h.read("log")
         );
+        // ringtap's own pid is in the pid file, and status says so.
+        let pid = h.read("ringtap.pid");
         let (status, said) = h.init("status");
         assert_eq!(status, Some(0), "{said}");
+        assert_eq!(said, format!("ringtap is running (pid {})\n", pid.trim()));
+        let exe = std::fs::read_link(format!("/proc/{}/exe", pid.trim())).unwrap();
+        assert_eq!(exe, h.path("bin/ringtap"));
         assert_eq!(h.init("stop"), (Some(0), "Stopping ringtap: OK\n".into()));
         assert_eq!(h.init("status").0, Some(3));
-        let run = "bridge --config /etc/ringtap/board.toml --stats\n";
-        assert_eq!(h.read("runs"), run.repeat(2));
+        assert_eq!(h.read("runs"), h.run_line().repeat(2));
         assert_eq!(
             h.read("log"),
             "daemon.info started 1\n\
@@ -638,19 +775,17 @@ mod tests {
              daemon.info started 2\n\
              daemon.info final counters\n"
         );
-        assert!(
-            !h.tmp.0.join("ringtap.pid").exists(),
-            "pid file left behind"
-        );
-        assert!(
-            !h.tmp.0.join("ringtap.log").exists(),
-            "log fifo left behind"
-        );
+        for left in ["ringtap.pid", "ringtap-supervisor.pid", "ringtap.fifo"] {
+            assert!(!h.path(left).exists(), "{left} left behind");
+        }
+        assert!(h.path("run").is_dir(), "no runtime directory");
     }
 
     #[test]
     fn init_script_does_not_restart_a_refused_configuration() {
         let h = InitHarness::new("init-refused", "echo 'bad ports' >&2\nexit 2\n");
+        std::fs::create_dir(h.path("etc")).unwrap();
+        std::fs::write(h.path("etc/board.toml"), "").unwrap();
         assert_eq!(h.init("start").0, Some(0));
         assert!(
             h.wait_for(|h| h.read("log").contains("refused") && h.init("status").0 == Some(3)),
@@ -659,11 +794,73 @@ mod tests {
         );
         assert_eq!(
             h.read("log"),
-            "daemon.info bad ports\n\
-             daemon.err ringtap refused its configuration (exit status 2); fix \
-             /etc/ringtap/board.toml, then restart\n"
+            format!(
+                "daemon.info bad ports\n\
+                 daemon.err ringtap refused its configuration (exit status 2); fix {}, then \
+                 restart\n",
+                h.path("etc/board.toml").display()
+            )
         );
         assert_eq!(h.read("runs").lines().count(), 1);
+    }
+
+    #[test]
+    fn init_script_stopped_while_waiting_to_restart_stays_stopped() {
+        let h = InitHarness::new(
+            "init-delay",
+            "if [ \"$run\" -eq 1 ]; then exit 1; fi\necho \"started $run\"\n",
+        );
+        std::fs::create_dir(h.path("etc")).unwrap();
+        std::fs::write(h.path("etc/board.toml"), "").unwrap();
+        std::fs::write(
+            h.path("defaults"),
+            "RESTART_DELAY=2\nRINGTAP_ARGS=--stats\n",
+        )
+        .unwrap();
+        assert_eq!(h.init("start").0, Some(0));
+        assert!(
+            h.wait_for(|h| h.read("log").contains("starting it again in 2s")),
+            "log:\n{}",
+            h.read("log")
+        );
+        let (status, said) = h.init("status");
+        assert_eq!(status, Some(0), "{said}");
+        assert_eq!(h.init("stop"), (Some(0), "Stopping ringtap: OK\n".into()));
+        // Past the delay: nothing started again.
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        assert_eq!(h.read("runs").lines().count(), 1, "{}", h.read("log"));
+        assert_eq!(h.init("status").0, Some(3));
+    }
+
+    #[test]
+    fn init_script_installs_the_default_profile_only_when_missing() {
+        let h = InitHarness::new("init-default", RUNS_UNTIL_TERM);
+        std::fs::write(h.path("default.toml"), "name = \"default\"\n").unwrap();
+        assert_eq!(h.init("start").0, Some(0));
+        assert_eq!(h.read("etc/board.toml"), "name = \"default\"\n");
+        assert!(
+            h.wait_for(|h| h.read("log").contains("started 1")),
+            "log:\n{}",
+            h.read("log")
+        );
+        assert_eq!(h.init("stop").0, Some(0));
+        assert!(h.read("log").starts_with(&format!(
+            "daemon.info installed the default profile {} as {}\n",
+            h.path("default.toml").display(),
+            h.path("etc/board.toml").display()
+        )));
+        // An edited profile stays, whatever the default says now.
+        std::fs::write(h.path("etc/board.toml"), "name = \"edited\"\n").unwrap();
+        std::fs::write(h.path("default.toml"), "name = \"newer\"\n").unwrap();
+        assert_eq!(h.init("start").0, Some(0));
+        assert!(
+            h.wait_for(|h| h.read("log").contains("started 2")),
+            "log:\n{}",
+            h.read("log")
+        );
+        assert_eq!(h.init("stop").0, Some(0));
+        assert_eq!(h.read("etc/board.toml"), "name = \"edited\"\n");
+        assert_eq!(h.read("runs"), h.run_line().repeat(2));
     }
 
     #[test]
@@ -729,7 +926,7 @@ mod tests {
         };
         let mut paths = sources(&mk, "$(@D)/");
         paths.extend(sources(&recipe, "${S}/"));
-        assert!(paths.len() >= 6, "{paths:?}");
+        assert!(paths.len() >= 5, "{paths:?}");
         for board in build::board_names().unwrap() {
             for path in &paths {
                 let path = path
@@ -741,13 +938,18 @@ mod tests {
                 );
             }
         }
+        for file in sources(&mk, "$(RINGTAP_PKGDIR)/") {
+            let path = workspace_root().join(BUILDROOT_PACKAGE).join(&file);
+            assert!(path.is_file(), "{} does not exist", path.display());
+        }
         // Buildroot installs what the tarball holds, where it holds it
-        // (the binary through `cargo install --root $(TARGET_DIR)/usr`).
+        // (the binary through `cargo install --root $(TARGET_DIR)/usr`),
+        // except that an image gets the profile in /etc at once.
         let installs = sources(&mk, "$(TARGET_DIR)/");
         assert_eq!(installs.len(), 3, "{installs:?}");
         for path in installs {
             assert!(
-                LAYOUT.iter().any(|(p, _, _)| *p == path),
+                path == "etc/ringtap/board.toml" || LAYOUT.iter().any(|(p, _, _)| *p == path),
                 "Buildroot installs {path}, the tarball does not"
             );
         }

@@ -37,12 +37,12 @@ endef
 RINGTAP_POST_INSTALL_TARGET_HOOKS += RINGTAP_INSTALL_BOARD_PROFILE
 
 define RINGTAP_INSTALL_INIT_SYSV
-	$(INSTALL) -D -m 0755 $(@D)/boards/packaging/files/S50ringtap \
+	$(INSTALL) -D -m 0755 $(RINGTAP_PKGDIR)/S50ringtap \
 		$(TARGET_DIR)/etc/init.d/S50ringtap
 endef
 
 define RINGTAP_INSTALL_INIT_SYSTEMD
-	$(INSTALL) -D -m 0644 $(@D)/boards/packaging/files/ringtap.service \
+	$(INSTALL) -D -m 0644 $(RINGTAP_PKGDIR)/ringtap.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/ringtap.service
 endef
 

@@ -37,11 +37,11 @@ do_install:append() {
     install -m 0644 ${S}/boards/${RINGTAP_BOARD}/board.toml ${D}${sysconfdir}/ringtap/board.toml
     if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'true', 'false', d)}; then
         install -d ${D}${systemd_system_unitdir}
-        install -m 0644 ${S}/boards/packaging/files/ringtap.service ${D}${systemd_system_unitdir}/
+        install -m 0644 ${S}/boards/packaging/buildroot/package/ringtap/ringtap.service ${D}${systemd_system_unitdir}/
     fi
     if ${@bb.utils.contains('DISTRO_FEATURES', 'sysvinit', 'true', 'false', d)}; then
         install -d ${D}${sysconfdir}/init.d
-        install -m 0755 ${S}/boards/packaging/files/S50ringtap ${D}${sysconfdir}/init.d/ringtap
+        install -m 0755 ${S}/boards/packaging/buildroot/package/ringtap/S50ringtap ${D}${sysconfdir}/init.d/ringtap
     fi
 }
 
