@@ -83,6 +83,21 @@ const CPIO: Package = Package {
     name: "cpio",
     programs: &["cpio"],
 };
+/// Buildroot's check-package (the `check-package` test step) imports the
+/// `magic` and `flake8` modules and runs shellcheck on init scripts. The
+/// modules are no programs: without dpkg they are not looked for.
+const PYTHON3_MAGIC: Package = Package {
+    name: "python3-magic",
+    programs: &[],
+};
+const PYTHON3_FLAKE8: Package = Package {
+    name: "python3-flake8",
+    programs: &[],
+};
+const SHELLCHECK: Package = Package {
+    name: "shellcheck",
+    programs: &["shellcheck"],
+};
 /// The dist tests check the systemd unit with `systemd-analyze verify` and
 /// the tarball's tmpfiles.d file with `systemd-tmpfiles --root`.
 const SYSTEMD: Package = Package {
@@ -134,6 +149,9 @@ pub const FOR_TEST: Needs = Needs {
         QEMU_SYSTEM_ARM,
         CPIO,
         SYSTEMD,
+        PYTHON3_MAGIC,
+        PYTHON3_FLAKE8,
+        SHELLCHECK,
     ],
     tools: &[DEFMT_PRINT],
 };

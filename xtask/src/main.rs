@@ -6,6 +6,7 @@
 
 mod bench;
 mod build;
+mod buildroot;
 mod demo;
 mod deps;
 mod dist;
@@ -21,8 +22,8 @@ const HELP: &str = "\
 Usage: cargo xtask <task> [options]
 
 Tasks:
-  test    everything the README promises: deps, fmt, clippy, unit, netns, arm,
-          boards, vm
+  test    everything the README promises: deps, fmt, clippy, unit,
+          check-package, netns, arm, boards, buildroot, vm
           (`cargo xtask test --help` for options)
   deps    check for, and as root install, the tools the tests and demo need
   build   static release binary for a board, stripped, size-checked, run
@@ -202,6 +203,12 @@ impl Cmd {
         self.env_words
             .push(format!("{key}={}", quote(value.as_ref())));
         self.command.env(key, value);
+        self
+    }
+
+    /// Leaves a variable of ours out of the command's environment.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
         self
     }
 
