@@ -1,20 +1,19 @@
 //! `cargo xtask dist --board NAME`: a tarball that installs ringtap on a
-//! board, laid out as a Buildroot or Yocto image would have it; and the
-//! crate list of the Yocto recipe.
+//! board, laid out as a Buildroot or Yocto image would have it; and
+//! `cargo xtask dist --pin REV`, the commit the Buildroot package and the
+//! Yocto recipe build.
 //!
 //! The Buildroot external tree and the Yocto layer are source files in
-//! `boards/packaging/`; the tests here keep them in step with the
-//! repository (license checksums, version, the files they install).
+//! `boards/packaging/`; `buildroot.rs` and `yocto.rs` test them.
 
 use std::path::{Path, PathBuf};
 
 use crate::build::{self, Profile};
-use crate::buildroot;
+use crate::{buildroot, yocto};
 use crate::{target_dir, workspace_root, Cmd, Error, Result};
 
 const HELP: &str = "\
 Usage: cargo xtask dist --board NAME | --all
-       cargo xtask dist --update-crates
        cargo xtask dist --pin REV
 
 Builds the board's binary (as `cargo xtask build --board NAME`) and writes
@@ -41,19 +40,20 @@ external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
 Options:
   --board NAME      a folder of boards/
   --all             every board
-  --update-crates   rewrite the Yocto recipe's crate list from Cargo.lock
-  --pin REV         make the Buildroot package build commit REV (e.g. HEAD;
-                    it must be on the project's GitHub home)
+  --pin REV         make the Buildroot package (RINGTAP_VERSION) and the
+                    Yocto recipe (SRCREV, PV) build commit REV, e.g. HEAD,
+                    and write the recipe's crate list for it as
+                    `bitbake -c update_crates` would (REV must reach the
+                    main branch of https://github.com/ringtap/ringtap)
   -h, --help        print this message
 ";
 
 /// The init script and the unit (in the Buildroot package's folder, as
-/// Buildroot wants them), the tarball's tmpfiles.d file and the Yocto
-/// recipe's folder, relative to the root.
+/// Buildroot wants them) and the tarball's tmpfiles.d file, relative to
+/// the root.
 pub const INIT_SCRIPT: &str = "boards/packaging/buildroot/package/ringtap/S50ringtap";
 pub const SYSTEMD_UNIT: &str = "boards/packaging/buildroot/package/ringtap/ringtap.service";
 const TMPFILES: &str = "boards/packaging/files/ringtap-tmpfiles.conf";
-const YOCTO_RECIPES: &str = "boards/packaging/yocto/meta-ringtap/recipes-net/ringtap";
 
 /// Where a file of the tarball comes from.
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +107,6 @@ const LAYOUT: [(&str, u32, Source); 8] = [
 #[derive(Debug, PartialEq, Eq)]
 enum Task {
     Boards(Vec<String>),
-    UpdateCrates,
     /// Make the packages build this revision.
     Pin(String),
 }
@@ -118,7 +117,6 @@ pub fn run(args: &[String]) -> Result {
         return Ok(());
     };
     let boards = match task {
-        Task::UpdateCrates => return update_crates(),
         Task::Pin(revision) => return pin(&revision),
         Task::Boards(boards) => boards,
     };
@@ -146,14 +144,13 @@ pub fn run(args: &[String]) -> Result {
 /// What to do, or `None` when help was asked for.
 fn parse_args(args: &[String]) -> Result<Option<Task>> {
     let mut boards = Vec::new();
-    let (mut all, mut crates) = (false, false);
+    let mut all = false;
     let mut pin = None;
     let mut args = args.iter().map(String::as_str);
     while let Some(arg) = args.next() {
         match arg {
             "-h" | "--help" => return Ok(None),
             "--all" => all = true,
-            "--update-crates" => crates = true,
             "--pin" => {
                 pin = Some(
                     args.next()
@@ -176,21 +173,21 @@ fn parse_args(args: &[String]) -> Result<Option<Task>> {
             },
         }
     }
-    match (pin, crates, all, boards.is_empty()) {
-        (Some(revision), false, false, true) => Ok(Some(Task::Pin(revision))),
-        (None, true, false, true) => Ok(Some(Task::UpdateCrates)),
-        (None, false, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
-        (None, false, false, false) => Ok(Some(Task::Boards(boards))),
+    match (pin, all, boards.is_empty()) {
+        (Some(revision), false, true) => Ok(Some(Task::Pin(revision))),
+        (None, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
+        (None, false, false) => Ok(Some(Task::Boards(boards))),
         _ => Err(Error::Usage(
-            "`cargo xtask dist` takes one of `--board NAME`..., `--all`, `--update-crates` or \
-             `--pin REV` (see --help)"
+            "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--pin REV` (see \
+             --help)"
                 .into(),
         )),
     }
 }
 
-/// Points the Buildroot package at `revision` (a commit of this
-/// repository; the packages download it from the project's GitHub home).
+/// Points the Buildroot package and the Yocto recipe at `revision` (a
+/// commit of this repository; they download it from the project's GitHub
+/// home), and writes the recipe's crate list for it.
 fn pin(revision: &str) -> Result {
     let commit = Cmd::new("git")
         .args(["rev-parse", "--verify", &format!("{revision}^{{commit}}")])
@@ -202,6 +199,9 @@ fn pin(revision: &str) -> Result {
     std::fs::write(&mk_path, buildroot::with_version(&mk, commit)?)
         .map_err(|e| io_error("write", &mk_path, &e))?;
     println!("RINGTAP_VERSION = {commit} in {}", mk_path.display());
+    for path in yocto::pin(commit)? {
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -299,67 +299,6 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
     Error::Failed(format!("cannot {what} {}: {e}", path.display()))
 }
 
-/// The Yocto recipe's crate list (`<recipe>-crates.inc`).
-fn crates_inc_path() -> PathBuf {
-    workspace_root()
-        .join(YOCTO_RECIPES)
-        .join("ringtap-crates.inc")
-}
-
-/// Rewrites the Yocto recipe's crate list from Cargo.lock.
-fn update_crates() -> Result {
-    let lock = workspace_root().join("Cargo.lock");
-    let lock = std::fs::read_to_string(&lock).map_err(|e| io_error("read", &lock, &e))?;
-    let inc = crates_inc(&lock)?;
-    let path = crates_inc_path();
-    std::fs::write(&path, inc).map_err(|e| io_error("write", &path, &e))?;
-    println!("wrote {}", path.display());
-    Ok(())
-}
-
-/// The crates.io packages of a Cargo.lock, in the format of OE-core's
-/// `cargo-update-recipe-crates` class: one `crate://` URI per package and
-/// its sha256.
-fn crates_inc(lock: &str) -> Result<String> {
-    let lock: toml::Table = lock
-        .parse()
-        .map_err(|e| Error::Failed(format!("Cargo.lock is not valid TOML: {e}")))?;
-    let packages = lock
-        .get("package")
-        .and_then(toml::Value::as_array)
-        .ok_or_else(|| Error::Failed("Cargo.lock has no [[package]]".into()))?;
-    let mut uris = String::new();
-    let mut sums = String::new();
-    for package in packages {
-        let field = |key: &str| package.get(key).and_then(toml::Value::as_str);
-        if !field("source").is_some_and(|s| s.contains("crates.io")) {
-            continue;
-        }
-        let (Some(name), Some(version)) = (field("name"), field("version")) else {
-            return Err(Error::Failed(
-                "Cargo.lock: a crates.io package without a name or version".into(),
-            ));
-        };
-        let checksum = field("checksum").ok_or_else(|| {
-            Error::Failed(format!("Cargo.lock: {name} {version} has no checksum"))
-        })?;
-        let id = format!("{name}-{version}");
-        uris.push_str(&format!(
-            "    crate://crates.io/{name}/{version};name={id} \\\n"
-        ));
-        sums.push_str(&format!("SRC_URI[{id}.sha256sum] = \"{checksum}\"\n"));
-    }
-    Ok(format!(
-        "# Generated from Cargo.lock by `cargo xtask dist --update-crates`\n\
-         # (the format of `bitbake -c update_crates ringtap`).\n\
-         \n\
-         # from Cargo.lock\n\
-         SRC_URI += \" \\\n{uris}\"\n\
-         \n\
-         {sums}"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,10 +373,6 @@ mod tests {
             Some(Task::Boards(vec!["rpi4".into()]))
         );
         assert_eq!(
-            parse(&["--update-crates"]).unwrap(),
-            Some(Task::UpdateCrates)
-        );
-        assert_eq!(
             parse(&["--pin", "HEAD"]).unwrap(),
             Some(Task::Pin("HEAD".into()))
         );
@@ -445,7 +380,7 @@ mod tests {
         for bad in [
             &[][..],
             &["--all", "--board", "rpi4"],
-            &["--update-crates", "--all"],
+            &["--pin", "HEAD", "--all"],
             &["--pin"],
             &["--pin", "HEAD", "--board", "rpi4"],
             &["--board"],
@@ -897,100 +832,5 @@ mod tests {
         assert_eq!(h.init("stop").0, Some(0));
         assert_eq!(h.read("etc/board.toml"), "name = \"edited\"\n");
         assert_eq!(h.read("runs"), h.run_line().repeat(2));
-    }
-
-    #[test]
-    fn license_checksums_match_the_files() {
-        let recipe = repo_file(&format!(
-            "{YOCTO_RECIPES}/ringtap_{}.bb",
-            env!("CARGO_PKG_VERSION")
-        ));
-        for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
-            let file = workspace_root().join(license);
-            let md5 = run(Command::new("md5sum").arg(&file));
-            let md5 = md5.split_whitespace().next().unwrap();
-            let entry = format!("file://{license};md5={md5}");
-            assert!(
-                recipe.contains(&entry),
-                "LIC_FILES_CHKSUM must have {entry} (the md5 of {license})"
-            );
-        }
-        assert!(recipe.contains("LICENSE = \"MIT | Apache-2.0\""));
-    }
-
-    #[test]
-    fn recipes_have_the_workspace_version() {
-        let version = env!("CARGO_PKG_VERSION");
-        let recipes = workspace_root().join(YOCTO_RECIPES);
-        let mut bb: Vec<String> = std::fs::read_dir(&recipes)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".bb"))
-            .collect();
-        bb.sort();
-        assert_eq!(bb, [format!("ringtap_{version}.bb")]);
-    }
-
-    #[test]
-    fn recipe_installs_files_that_exist() {
-        // Paths the Yocto recipe copies from the source tree, with the
-        // board variable set to every board.
-        let recipe = repo_file(&format!(
-            "{YOCTO_RECIPES}/ringtap_{}.bb",
-            env!("CARGO_PKG_VERSION")
-        ));
-        let paths: Vec<String> = recipe
-            .split_whitespace()
-            .filter_map(|word| word.strip_prefix("${S}/"))
-            .map(|path| path.trim_end_matches(';').to_string())
-            .collect();
-        assert!(paths.len() >= 3, "{paths:?}");
-        for board in build::board_names().unwrap() {
-            for path in &paths {
-                let path = path.replace("${RINGTAP_BOARD}", &board);
-                assert!(
-                    workspace_root().join(&path).is_file(),
-                    "{path} does not exist"
-                );
-            }
-        }
-        assert!(recipe.contains("CARGO_SRC_DIR = \"appliance\""));
-        assert!(recipe.contains("inherit cargo cargo-update-recipe-crates"));
-    }
-
-    #[test]
-    fn yocto_crate_list_matches_cargo_lock() {
-        let lock = repo_file("Cargo.lock");
-        let expected = crates_inc(&lock).unwrap();
-        assert!(
-            expected.contains("    crate://crates.io/clap/"),
-            "{expected}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(crates_inc_path()).unwrap_or_default(),
-            expected,
-            "the Yocto crate list is stale: run `cargo xtask dist --update-crates`"
-        );
-    }
-
-    #[test]
-    fn crate_list_format() {
-        let lock = "version = 4\n\
-            [[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\
-            source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
-            checksum = \"abc\"\n\
-            [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n";
-        assert_eq!(
-            crates_inc(lock).unwrap(),
-            "# Generated from Cargo.lock by `cargo xtask dist --update-crates`\n\
-             # (the format of `bitbake -c update_crates ringtap`).\n\
-             \n\
-             # from Cargo.lock\n\
-             SRC_URI += \" \\\n    crate://crates.io/a/1.0.0;name=a-1.0.0 \\\n\"\n\
-             \n\
-             SRC_URI[a-1.0.0.sha256sum] = \"abc\"\n"
-        );
-        let no_sum = lock.replace("checksum = \"abc\"\n", "");
-        assert!(crates_inc(&no_sum).is_err());
     }
 }

@@ -12,6 +12,7 @@ mod deps;
 mod dist;
 mod test;
 mod vm;
+mod yocto;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -29,7 +30,8 @@ Tasks:
   build   static release binary for a board, stripped, size-checked, run
           under qemu-user (`cargo xtask build --help`)
   dist    a board's install tarball (binary, profile, init script, systemd
-          unit); the Buildroot and Yocto crate lists (`cargo xtask dist --help`)
+          unit); the commit the Buildroot package and the Yocto recipe build
+          (`cargo xtask dist --help`)
   demo    build the appliance, show its ring layout and run ringtap bridge
           between two network namespaces with ping, UDP and VLAN traffic
   vm      boot the emulated ARM boards under qemu-system and check frames
