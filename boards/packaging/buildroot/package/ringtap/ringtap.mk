@@ -6,7 +6,7 @@
 
 # A commit of ringtap; `cargo xtask dist --pin` moves it (and the Yocto
 # recipe's SRCREV) to another one.
-RINGTAP_VERSION = e21be9c68caad6af4bb4c25b9ca3fb26edb44e5a
+RINGTAP_VERSION = 72ab62bac76e84b0c23770f82f8cf59eeda53c43
 RINGTAP_SITE = $(call github,ringtap,ringtap,$(RINGTAP_VERSION))
 RINGTAP_LICENSE = MIT or Apache-2.0
 RINGTAP_LICENSE_FILES = LICENSE-MIT LICENSE-APACHE
