@@ -614,7 +614,8 @@ mod tests {
             );
             let bash = crate::deps::find_program("bash").expect("bash");
             std::fs::copy(bash, bin.join("ringtap")).unwrap();
-            script(&bin.join("plan"), "exit 0\n");
+            // `ringtap plan --config FILE --mode bridge` passes when FILE is.
+            script(&bin.join("plan"), "[ -f \"$2\" ]\n");
             script(
                 &bin.join("bridge"),
                 &format!(
@@ -820,6 +821,21 @@ mod tests {
             h.path("default.toml").display(),
             h.path("etc/board.toml").display()
         )));
+        // Not through a dangling symlink.
+        std::fs::remove_file(h.path("etc/board.toml")).unwrap();
+        std::os::unix::fs::symlink(h.path("elsewhere.toml"), h.path("etc/board.toml")).unwrap();
+        assert_eq!(
+            h.init("start"),
+            (
+                Some(1),
+                format!(
+                    "Starting ringtap: FAIL (configuration {})\n",
+                    h.path("etc/board.toml").display()
+                )
+            )
+        );
+        assert!(!h.path("elsewhere.toml").exists());
+        std::fs::remove_file(h.path("etc/board.toml")).unwrap();
         // An edited profile stays, whatever the default says now.
         std::fs::write(h.path("etc/board.toml"), "name = \"edited\"\n").unwrap();
         std::fs::write(h.path("default.toml"), "name = \"newer\"\n").unwrap();
