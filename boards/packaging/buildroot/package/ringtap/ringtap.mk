@@ -6,7 +6,7 @@
 
 # A commit of ringtap; `cargo xtask dist --pin` moves it (and the Yocto
 # recipe's SRCREV) to another one.
-RINGTAP_VERSION = 72ab62bac76e84b0c23770f82f8cf59eeda53c43
+RINGTAP_VERSION = bac813104487abd281edf59ea7779b17801aadab
 RINGTAP_SITE = $(call github,ringtap,ringtap,$(RINGTAP_VERSION))
 RINGTAP_LICENSE = MIT or Apache-2.0
 RINGTAP_LICENSE_FILES = LICENSE-MIT LICENSE-APACHE

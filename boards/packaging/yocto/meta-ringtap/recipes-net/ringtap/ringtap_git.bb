@@ -15,7 +15,7 @@ LIC_FILES_CHKSUM = "file://LICENSE-MIT;md5=0df37f927e37f73f383ce36f2c87e4d6 \
 # Cargo.toml and rewrites ringtap-crates.inc. To build a checkout of your
 # own instead, use devtool or externalsrc (see the layer's README.md).
 SRC_URI = "git://github.com/ringtap/ringtap.git;protocol=https;branch=main"
-SRCREV = "72ab62bac76e84b0c23770f82f8cf59eeda53c43"
+SRCREV = "bac813104487abd281edf59ea7779b17801aadab"
 PV = "0.1.0+git"
 
 inherit cargo cargo-update-recipe-crates systemd update-rc.d
