@@ -22,8 +22,9 @@ pub const PACKAGE: &str = "boards/packaging/buildroot/package/ringtap";
 /// README there), not part of it.
 const CHECK_PACKAGE: &str = "../shared/tools/buildroot/utils/check-package";
 
-/// The Python check-package needs the `magic` and `flake8` modules of
-/// (Debian's `python3-magic`, `python3-flake8`); not a pyenv or venv one.
+/// The system's Python, which has Debian's `python3-magic` and
+/// `python3-flake8` (check-package imports both), rather than a pyenv or
+/// venv one found first on PATH.
 const PYTHON: &str = "/usr/bin/python3";
 
 /// The target of the offline build: aarch64 musl, a static binary.
