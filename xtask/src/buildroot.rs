@@ -448,15 +448,15 @@ fn archive_problem(listing: &str, base: &str) -> Option<String> {
         .lines()
         .filter_map(|l| l.strip_prefix(&prefix))
         .collect();
-    for wanted in [
-        "Cargo.lock",
-        "appliance/Cargo.toml",
-        ".cargo/config.toml",
-        "VENDOR/rustix/Cargo.toml",
-    ] {
+    for wanted in ["Cargo.lock", "appliance/Cargo.toml", ".cargo/config.toml"] {
         if !paths.contains(&wanted) {
             return Some(format!("no {wanted}"));
         }
+    }
+    // cargo vendor writes a checksum file into each crate's folder.
+    let vendored = |p: &&str| p.starts_with("VENDOR/") && p.ends_with("/.cargo-checksum.json");
+    if !paths.iter().any(vendored) {
+        return Some("no vendored crate in VENDOR/".to_string());
     }
     paths
         .iter()
@@ -643,7 +643,7 @@ mod tests {
     #[test]
     fn what_the_download_archive_must_hold() {
         let good = "r/\nr/Cargo.lock\nr/appliance/Cargo.toml\nr/.cargo/config.toml\n\
-                    r/VENDOR/rustix/Cargo.toml\n";
+                    r/VENDOR/rustix/Cargo.toml\nr/VENDOR/rustix/.cargo-checksum.json\n";
         assert_eq!(archive_problem(good, "r"), None);
         assert_eq!(
             archive_problem(&format!("{good}r/target/release/ringtap\n"), "r").as_deref(),
@@ -652,6 +652,11 @@ mod tests {
         assert_eq!(
             archive_problem("r/Cargo.lock\n", "r").as_deref(),
             Some("no appliance/Cargo.toml")
+        );
+        let unvendored = good.replace("r/VENDOR/rustix/.cargo-checksum.json\n", "");
+        assert_eq!(
+            archive_problem(&unvendored, "r").as_deref(),
+            Some("no vendored crate in VENDOR/")
         );
         assert_eq!(
             archive_problem(&format!("{good}x/y\n"), "r").as_deref(),
