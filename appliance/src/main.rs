@@ -22,10 +22,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `ringtap --version`: what a bug report or a defmt log decoder needs to
+/// know about this binary (`-V` prints the first line only).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit:   ",
+    env!("RINGTAP_COMMIT"),
+    "\ntarget:   ",
+    env!("RINGTAP_TARGET"),
+    "\nfeatures: ",
+    env!("RINGTAP_FEATURES"),
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ringtap",
     version,
+    long_version = LONG_VERSION,
     about = "Inline bridge / TAP, capture and replay on Linux PACKET_MMAP rings (TPACKET_V2/V3)"
 )]
 struct Cli {

@@ -216,12 +216,35 @@ fn bad_number_names_the_option() {
 
 #[test]
 fn version_and_help() {
+    let out = ringtap(&["-V"]);
+    assert_eq!(out.status.code(), Some(0));
+    let first = format!("ringtap {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(text(&out.stdout), first);
+    // `--version` adds the commit, the target and the features.
     let out = ringtap(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        text(&out.stdout),
-        format!("ringtap {}\n", env!("CARGO_PKG_VERSION"))
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(format!("{}\n", lines[0]), first);
+    // Built in a git checkout: its HEAD.
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run git");
+    assert_eq!(lines[1], format!("commit:   {}", text(&head.stdout).trim()));
+    let target = lines[2].strip_prefix("target:   ").expect("a target line");
+    assert!(
+        target.starts_with(std::env::consts::ARCH) && target.contains("-linux-"),
+        "{stdout}"
     );
+    let features = if cfg!(feature = "defmt") {
+        "defmt"
+    } else {
+        "none"
+    };
+    assert_eq!(lines[3], format!("features: {features}"));
     let out = ringtap(&["plan", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("--calculator"));

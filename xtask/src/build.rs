@@ -15,8 +15,9 @@ writes, under <target dir>/boards/NAME/:
   ringtap.debug  unstripped, with debug info: for gdb and backtraces
 Then checks that `file` calls the binary statically linked and of the
 board's architecture, that the stripped size is within the board's
-binary_budget_kib, and runs `--version`, `--help` and `plan --board NAME`
-(ARM boards under qemu-user).
+binary_budget_kib, and runs `--version` (it must name the checkout's HEAD
+commit and the board's target), `--help` and `plan --board NAME` (ARM
+boards under qemu-user).
 
 Options:
   --board NAME   a folder of boards/ (e.g. rpi4, beaglebone-black)
@@ -385,7 +386,11 @@ fn run_checks(tools: &TargetTools, b: &Built) -> Result {
         None => Cmd::new(&b.binary).args(args),
     };
     let version = ringtap(&["--version"]).output()?;
-    let expected = format!("ringtap {}\n", env!("CARGO_PKG_VERSION"));
+    let head = Cmd::new("git")
+        .args(["rev-parse", "HEAD"])
+        .quiet()
+        .output()?;
+    let expected = version_text(head.trim(), &b.profile.target, "none");
     if version != expected {
         return Err(Error::Failed(format!(
             "{} --version printed {version:?}, expected {expected:?}",
@@ -414,6 +419,15 @@ fn run_checks(tools: &TargetTools, b: &Built) -> Result {
         println!("{memory}");
     }
     Ok(())
+}
+
+/// What `ringtap --version` prints for a binary of this workspace's
+/// version built from `commit` for `target` with `features`.
+pub fn version_text(commit: &str, target: &str, features: &str) -> String {
+    format!(
+        "ringtap {}\ncommit:   {commit}\ntarget:   {target}\nfeatures: {features}\n",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 #[cfg(test)]

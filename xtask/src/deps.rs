@@ -121,6 +121,27 @@ const FONTS_DEJAVU_CORE: Package = Package {
     name: "fonts-dejavu-core",
     programs: &[],
 };
+/// Buildroot's check-package (the `check-package` test step) imports the
+/// `magic` and `flake8` modules and runs shellcheck on init scripts. The
+/// modules are no programs: without dpkg they are not looked for.
+const PYTHON3_MAGIC: Package = Package {
+    name: "python3-magic",
+    programs: &[],
+};
+const PYTHON3_FLAKE8: Package = Package {
+    name: "python3-flake8",
+    programs: &[],
+};
+const SHELLCHECK: Package = Package {
+    name: "shellcheck",
+    programs: &["shellcheck"],
+};
+/// The dist tests check the systemd unit with `systemd-analyze verify` and
+/// the tarball's tmpfiles.d file with `systemd-tmpfiles --root`.
+const SYSTEMD: Package = Package {
+    name: "systemd",
+    programs: &["systemd-analyze", "systemd-tmpfiles"],
+};
 
 /// A program installed from crates.io with `cargo install` (looked for on
 /// `PATH` and in cargo's own `bin` directory).
@@ -186,6 +207,10 @@ pub const FOR_TEST: Needs = Needs {
         PROCPS,
         CPIO,
         FONTS_DEJAVU_CORE,
+        SYSTEMD,
+        PYTHON3_MAGIC,
+        PYTHON3_FLAKE8,
+        SHELLCHECK,
     ],
     tools: &[DEFMT_PRINT],
     msrv_toolchain: true,

@@ -1,33 +1,38 @@
 //! `cargo xtask dist --board NAME`: a tarball that installs ringtap on a
-//! board, laid out as a Buildroot or Yocto image would have it; and the
-//! crate list of the Yocto recipe.
+//! board, laid out as a Buildroot or Yocto image would have it; and
+//! `cargo xtask dist --pin REV`, the commit the Buildroot package and the
+//! Yocto recipe build.
 //!
 //! The Buildroot external tree and the Yocto layer are source files in
-//! `boards/packaging/`; the tests here keep them in step with the
-//! repository (license checksums, version, the files they install).
+//! `boards/packaging/`; `buildroot.rs` and `yocto.rs` test them.
 
 use std::path::{Path, PathBuf};
 
 use crate::build::{self, Profile};
+use crate::{buildroot, yocto};
 use crate::{target_dir, workspace_root, Cmd, Error, Result};
 
 const HELP: &str = "\
 Usage: cargo xtask dist --board NAME | --all
-       cargo xtask dist --update-crates
+       cargo xtask dist --pin REV
 
 Builds the board's binary (as `cargo xtask build --board NAME`) and writes
 <target dir>/dist/ringtap-<version>-<board>.tar.gz, to unpack at / (or into
 an image's root directory):
   usr/bin/ringtap                          0755  the stripped static binary
-  etc/ringtap/board.toml                   0644  the board's profile: ports, rings
+  usr/share/ringtap/board.toml             0644  the board's profile: ports, rings
   etc/init.d/S50ringtap                    0755  BusyBox/SysV init script
   usr/lib/systemd/system/ringtap.service   0644  systemd unit
+  usr/lib/tmpfiles.d/ringtap.conf          0644  systemd-tmpfiles: the profile to /etc
   usr/share/doc/ringtap/README.md          0644  the board's README
   usr/share/doc/ringtap/LICENSE-MIT        0644
   usr/share/doc/ringtap/LICENSE-APACHE     0644
 Both the init script and the unit run `ringtap bridge --config
 /etc/ringtap/board.toml`, restart it when it fails and log to syslog or the
-journal.
+journal. The tarball does not hold /etc/ringtap/board.toml: the init
+script (at start) and systemd-tmpfiles (at boot) copy the default profile
+there only when that file does not exist, so unpacking a newer tarball
+keeps the profile you edited.
 
 For images built from source use boards/packaging/buildroot (a Buildroot
 external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
@@ -35,14 +40,20 @@ external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
 Options:
   --board NAME      a folder of boards/
   --all             every board
-  --update-crates   rewrite the Yocto recipe's crate list from Cargo.lock
+  --pin REV         make the Buildroot package (RINGTAP_VERSION) and the
+                    Yocto recipe (SRCREV, PV) build commit REV, e.g. HEAD,
+                    and write the recipe's crate list for it as
+                    `bitbake -c update_crates` would (REV must reach the
+                    main branch of https://github.com/ringtap/ringtap)
   -h, --help        print this message
 ";
 
-/// The init script, unit and Yocto crate list, relative to the root.
-const INIT_SCRIPT: &str = "boards/packaging/files/S50ringtap";
-const SYSTEMD_UNIT: &str = "boards/packaging/files/ringtap.service";
-const YOCTO_RECIPES: &str = "boards/packaging/yocto/meta-ringtap/recipes-net/ringtap";
+/// The init script and the unit (in the Buildroot package's folder, as
+/// Buildroot wants them) and the tarball's tmpfiles.d file, relative to
+/// the root.
+pub const INIT_SCRIPT: &str = "boards/packaging/buildroot/package/ringtap/S50ringtap";
+pub const SYSTEMD_UNIT: &str = "boards/packaging/buildroot/package/ringtap/ringtap.service";
+const TMPFILES: &str = "boards/packaging/files/ringtap-tmpfiles.conf";
 
 /// Where a file of the tarball comes from.
 #[derive(Debug, Clone, Copy)]
@@ -55,15 +66,26 @@ enum Source {
     Repo(&'static str),
 }
 
-/// Every file of the tarball: path, mode, source.
-const LAYOUT: [(&str, u32, Source); 7] = [
+/// Every file of the tarball: path, mode, source. The profile is a default
+/// under /usr/share: an unpacked /etc/ringtap/board.toml would replace the
+/// one the user edited.
+const LAYOUT: [(&str, u32, Source); 8] = [
     ("usr/bin/ringtap", 0o755, Source::Binary),
-    ("etc/ringtap/board.toml", 0o644, Source::Board("board.toml")),
+    (
+        "usr/share/ringtap/board.toml",
+        0o644,
+        Source::Board("board.toml"),
+    ),
     ("etc/init.d/S50ringtap", 0o755, Source::Repo(INIT_SCRIPT)),
     (
         "usr/lib/systemd/system/ringtap.service",
         0o644,
         Source::Repo(SYSTEMD_UNIT),
+    ),
+    (
+        "usr/lib/tmpfiles.d/ringtap.conf",
+        0o644,
+        Source::Repo(TMPFILES),
     ),
     (
         "usr/share/doc/ringtap/README.md",
@@ -85,7 +107,8 @@ const LAYOUT: [(&str, u32, Source); 7] = [
 #[derive(Debug, PartialEq, Eq)]
 enum Task {
     Boards(Vec<String>),
-    UpdateCrates,
+    /// Make the packages build this revision.
+    Pin(String),
 }
 
 pub fn run(args: &[String]) -> Result {
@@ -94,7 +117,7 @@ pub fn run(args: &[String]) -> Result {
         return Ok(());
     };
     let boards = match task {
-        Task::UpdateCrates => return update_crates(),
+        Task::Pin(revision) => return pin(&revision),
         Task::Boards(boards) => boards,
     };
     let out_dir = target_dir().join("dist");
@@ -121,13 +144,20 @@ pub fn run(args: &[String]) -> Result {
 /// What to do, or `None` when help was asked for.
 fn parse_args(args: &[String]) -> Result<Option<Task>> {
     let mut boards = Vec::new();
-    let (mut all, mut crates) = (false, false);
+    let mut all = false;
+    let mut pin = None;
     let mut args = args.iter().map(String::as_str);
     while let Some(arg) = args.next() {
         match arg {
             "-h" | "--help" => return Ok(None),
             "--all" => all = true,
-            "--update-crates" => crates = true,
+            "--pin" => {
+                pin = Some(
+                    args.next()
+                        .ok_or_else(|| Error::Usage("`--pin` needs a revision (e.g. HEAD)".into()))?
+                        .to_string(),
+                )
+            }
             "--board" => boards.push(
                 args.next()
                     .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
@@ -143,16 +173,36 @@ fn parse_args(args: &[String]) -> Result<Option<Task>> {
             },
         }
     }
-    match (crates, all, boards.is_empty()) {
-        (true, false, true) => Ok(Some(Task::UpdateCrates)),
-        (false, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
-        (false, false, false) => Ok(Some(Task::Boards(boards))),
+    match (pin, all, boards.is_empty()) {
+        (Some(revision), false, true) => Ok(Some(Task::Pin(revision))),
+        (None, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
+        (None, false, false) => Ok(Some(Task::Boards(boards))),
         _ => Err(Error::Usage(
-            "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--update-crates` \
-             (see --help)"
+            "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--pin REV` (see \
+             --help)"
                 .into(),
         )),
     }
+}
+
+/// Points the Buildroot package and the Yocto recipe at `revision` (a
+/// commit of this repository; they download it from the project's GitHub
+/// home), and writes the recipe's crate list for it.
+fn pin(revision: &str) -> Result {
+    let commit = Cmd::new("git")
+        .args(["rev-parse", "--verify", &format!("{revision}^{{commit}}")])
+        .quiet()
+        .output()?;
+    let commit = commit.trim();
+    let mk_path = workspace_root().join(buildroot::PACKAGE).join("ringtap.mk");
+    let mk = std::fs::read_to_string(&mk_path).map_err(|e| io_error("read", &mk_path, &e))?;
+    std::fs::write(&mk_path, buildroot::with_version(&mk, commit)?)
+        .map_err(|e| io_error("write", &mk_path, &e))?;
+    println!("RINGTAP_VERSION = {commit} in {}", mk_path.display());
+    for path in yocto::pin(commit)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// Writes `<out_dir>/ringtap-<version>-<board>.tar.gz` with `binary` as
@@ -249,75 +299,12 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
     Error::Failed(format!("cannot {what} {}: {e}", path.display()))
 }
 
-/// The Yocto recipe's crate list (`<recipe>-crates.inc`).
-fn crates_inc_path() -> PathBuf {
-    workspace_root()
-        .join(YOCTO_RECIPES)
-        .join("ringtap-crates.inc")
-}
-
-/// Rewrites the Yocto recipe's crate list from Cargo.lock.
-fn update_crates() -> Result {
-    let lock = workspace_root().join("Cargo.lock");
-    let lock = std::fs::read_to_string(&lock).map_err(|e| io_error("read", &lock, &e))?;
-    let inc = crates_inc(&lock)?;
-    let path = crates_inc_path();
-    std::fs::write(&path, inc).map_err(|e| io_error("write", &path, &e))?;
-    println!("wrote {}", path.display());
-    Ok(())
-}
-
-/// The crates.io packages of a Cargo.lock, in the format of OE-core's
-/// `cargo-update-recipe-crates` class: one `crate://` URI per package and
-/// its sha256.
-fn crates_inc(lock: &str) -> Result<String> {
-    let lock: toml::Table = lock
-        .parse()
-        .map_err(|e| Error::Failed(format!("Cargo.lock is not valid TOML: {e}")))?;
-    let packages = lock
-        .get("package")
-        .and_then(toml::Value::as_array)
-        .ok_or_else(|| Error::Failed("Cargo.lock has no [[package]]".into()))?;
-    let mut uris = String::new();
-    let mut sums = String::new();
-    for package in packages {
-        let field = |key: &str| package.get(key).and_then(toml::Value::as_str);
-        if !field("source").is_some_and(|s| s.contains("crates.io")) {
-            continue;
-        }
-        let (Some(name), Some(version)) = (field("name"), field("version")) else {
-            return Err(Error::Failed(
-                "Cargo.lock: a crates.io package without a name or version".into(),
-            ));
-        };
-        let checksum = field("checksum").ok_or_else(|| {
-            Error::Failed(format!("Cargo.lock: {name} {version} has no checksum"))
-        })?;
-        let id = format!("{name}-{version}");
-        uris.push_str(&format!(
-            "    crate://crates.io/{name}/{version};name={id} \\\n"
-        ));
-        sums.push_str(&format!("SRC_URI[{id}.sha256sum] = \"{checksum}\"\n"));
-    }
-    Ok(format!(
-        "# Generated from Cargo.lock by `cargo xtask dist --update-crates`\n\
-         # (the format of `bitbake -c update_crates ringtap`).\n\
-         \n\
-         # from Cargo.lock\n\
-         SRC_URI += \" \\\n{uris}\"\n\
-         \n\
-         {sums}"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
-
-    const BUILDROOT_PACKAGE: &str = "boards/packaging/buildroot/package/ringtap";
 
     /// A temporary directory, removed when dropped.
     struct TempDir(PathBuf);
@@ -386,14 +373,16 @@ mod tests {
             Some(Task::Boards(vec!["rpi4".into()]))
         );
         assert_eq!(
-            parse(&["--update-crates"]).unwrap(),
-            Some(Task::UpdateCrates)
+            parse(&["--pin", "HEAD"]).unwrap(),
+            Some(Task::Pin("HEAD".into()))
         );
         assert!(parse(&["-h"]).unwrap().is_none());
         for bad in [
             &[][..],
             &["--all", "--board", "rpi4"],
-            &["--update-crates", "--all"],
+            &["--pin", "HEAD", "--all"],
+            &["--pin"],
+            &["--pin", "HEAD", "--board", "rpi4"],
             &["--board"],
             &["rpi4"],
         ] {
@@ -401,13 +390,28 @@ mod tests {
         }
     }
 
+    /// Unpacks `tarball` at `root`, as `tar -xzf ... -C /` would.
+    fn unpack(tarball: &Path, root: &Path) {
+        std::fs::create_dir_all(root).unwrap();
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(tarball)
+            .arg("-C")
+            .arg(root));
+    }
+
+    /// A stand-in for the cross-built binary: the layout is what is tested.
+    fn stand_in_binary(dir: &Path) -> PathBuf {
+        let binary = dir.join("ringtap");
+        std::fs::write(&binary, "#!/bin/sh\necho ringtap\n").unwrap();
+        set_mode(&binary, 0o700).unwrap();
+        binary
+    }
+
     #[test]
     fn tarball_installs_into_a_destdir() {
         let tmp = TempDir::new("tarball");
-        // A stand-in for the cross-built binary: the layout is what is tested.
-        let binary = tmp.0.join("ringtap");
-        std::fs::write(&binary, "#!/bin/sh\necho ringtap\n").unwrap();
-        set_mode(&binary, 0o700).unwrap();
+        let binary = stand_in_binary(&tmp.0);
         let profile = Profile::load("beaglebone-black").unwrap();
         let tarball = package(&profile, &binary, &tmp.0).unwrap();
         assert_eq!(
@@ -424,20 +428,16 @@ mod tests {
 
         // As an image build or an admin would: unpack at the root.
         let destdir = tmp.0.join("destdir");
-        std::fs::create_dir(&destdir).unwrap();
-        run(Command::new("tar")
-            .arg("-xzf")
-            .arg(&tarball)
-            .arg("-C")
-            .arg(&destdir));
+        unpack(&tarball, &destdir);
         let expected: BTreeMap<String, u32> = [
             ("etc/init.d/S50ringtap", 0o755),
-            ("etc/ringtap/board.toml", 0o644),
             ("usr/bin/ringtap", 0o755),
             ("usr/lib/systemd/system/ringtap.service", 0o644),
+            ("usr/lib/tmpfiles.d/ringtap.conf", 0o644),
             ("usr/share/doc/ringtap/LICENSE-APACHE", 0o644),
             ("usr/share/doc/ringtap/LICENSE-MIT", 0o644),
             ("usr/share/doc/ringtap/README.md", 0o644),
+            ("usr/share/ringtap/board.toml", 0o644),
         ]
         .into_iter()
         .map(|(path, mode)| (path.to_string(), mode))
@@ -445,13 +445,17 @@ mod tests {
         assert_eq!(files_under(&destdir), expected);
         let installed = |path: &str| std::fs::read_to_string(destdir.join(path)).unwrap();
         assert_eq!(
-            installed("etc/ringtap/board.toml"),
+            installed("usr/share/ringtap/board.toml"),
             repo_file("boards/beaglebone-black/board.toml")
         );
         assert_eq!(installed("etc/init.d/S50ringtap"), repo_file(INIT_SCRIPT));
         assert_eq!(
             installed("usr/lib/systemd/system/ringtap.service"),
             repo_file(SYSTEMD_UNIT)
+        );
+        assert_eq!(
+            installed("usr/lib/tmpfiles.d/ringtap.conf"),
+            repo_file(TMPFILES)
         );
         assert_eq!(
             installed("usr/share/doc/ringtap/README.md"),
@@ -479,11 +483,54 @@ mod tests {
         );
     }
 
+    /// systemd-tmpfiles (`systemd` package), as at boot, on an image root.
+    fn tmpfiles_at_boot(root: &Path) {
+        run(Command::new("systemd-tmpfiles")
+            .arg(format!("--root={}", root.display()))
+            .args(["--create", "ringtap.conf"]));
+    }
+
+    #[test]
+    fn unpacking_over_an_installed_system_keeps_the_edited_profile() {
+        let tmp = TempDir::new("upgrade");
+        let binary = stand_in_binary(&tmp.0);
+        let root = tmp.0.join("root");
+        let profile_path = root.join("etc/ringtap/board.toml");
+        let old = package(&Profile::load("rpi4").unwrap(), &binary, &tmp.0).unwrap();
+        unpack(&old, &root);
+        // First boot: the default becomes the profile.
+        tmpfiles_at_boot(&root);
+        let default = repo_file("boards/rpi4/board.toml");
+        assert_eq!(std::fs::read_to_string(&profile_path).unwrap(), default);
+        let edited = default.replace("in = \"", "in = \"lan");
+        assert_ne!(edited, default);
+        std::fs::write(&profile_path, &edited).unwrap();
+
+        // An upgrade whose default profile differs, unpacked over it; then
+        // a reboot.
+        let new = package(
+            &Profile::load("qemu-virt-aarch64").unwrap(),
+            &binary,
+            &tmp.0.join("new"),
+        )
+        .unwrap();
+        unpack(&new, &root);
+        tmpfiles_at_boot(&root);
+        assert_eq!(std::fs::read_to_string(&profile_path).unwrap(), edited);
+        assert_eq!(
+            std::fs::read_to_string(root.join("usr/share/ringtap/board.toml")).unwrap(),
+            repo_file("boards/qemu-virt-aarch64/board.toml"),
+            "the default is the new one"
+        );
+    }
+
     #[test]
     fn init_files_start_the_bridge_with_the_board_profile() {
         let unit = repo_file(SYSTEMD_UNIT);
         for line in [
             "ExecStart=/usr/bin/ringtap bridge --config /etc/ringtap/board.toml $RINGTAP_ARGS",
+            "Environment=\"RINGTAP_ARGS=--fix-offloads --stats-file /run/ringtap/stats.json\"",
+            "RuntimeDirectory=ringtap",
             "Restart=on-failure",
             "RestartPreventExitStatus=2",
             "StandardOutput=journal",
@@ -495,12 +542,16 @@ mod tests {
                 "{SYSTEMD_UNIT} lacks {line:?}"
             );
         }
+        // Nothing points at documentation an image may not have.
+        assert!(!unit.contains("Documentation="), "{SYSTEMD_UNIT}");
         let script = repo_file(INIT_SCRIPT);
         for line in [
-            "DAEMON=/usr/bin/ringtap",
-            "CONFIG=/etc/ringtap/board.toml",
-            "\t\t\"$DAEMON\" bridge --config \"$CONFIG\" $RINGTAP_ARGS >\"$LOG_FIFO\" 2>&1 &",
-            "\t\tlogger -t ringtap -p daemon.info <\"$LOG_FIFO\" &",
+            "DAEMON=\"ringtap\"",
+            "CONFIG=\"/etc/$DAEMON/board.toml\"",
+            "RUNTIME_DIR=\"/run/$DAEMON\"",
+            "RINGTAP_ARGS=\"--fix-offloads --stats-file $RUNTIME_DIR/stats.json\"",
+            "\t\t\t-- bridge --config \"$CONFIG\" $RINGTAP_ARGS \\",
+            "\t\tlogger -t \"$DAEMON\" -p daemon.info <\"$LOG_FIFO\" &",
         ] {
             assert!(
                 script.lines().any(|l| l == line),
@@ -512,6 +563,25 @@ mod tests {
             .arg(workspace_root().join(INIT_SCRIPT)));
     }
 
+    #[test]
+    fn systemd_unit_passes_systemd_analyze_verify() {
+        let tmp = TempDir::new("unit");
+        // verify checks that ExecStart names an executable: a stand-in.
+        let binary = stand_in_binary(&tmp.0);
+        let unit = repo_file(SYSTEMD_UNIT);
+        assert!(unit.contains("ExecStart=/usr/bin/ringtap "));
+        let unit_path = tmp.0.join("ringtap.service");
+        let moved = unit.replace("/usr/bin/ringtap", &binary.to_string_lossy());
+        std::fs::write(&unit_path, moved).unwrap();
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit_path)
+            .output()
+            .expect("run systemd-analyze (Debian package systemd)");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && said.is_empty(), "{said}");
+    }
+
     /// Runs the init script with its paths moved into `tmp`, a stand-in
     /// ringtap and a `logger` that appends to a file.
     struct InitHarness {
@@ -520,8 +590,12 @@ mod tests {
     }
 
     impl InitHarness {
-        /// `ringtap` is the stand-in's body: `$RUNS` counts its bridge runs.
-        fn new(name: &str, ringtap: &str) -> InitHarness {
+        /// `bridge` is the body of the stand-in's bridge mode: `$run`
+        /// counts its runs. The stand-in is a copy of bash, so that
+        /// start-stop-daemon's `--exec` finds it as the process's
+        /// executable, as it finds ringtap; bash runs `ringtap bridge ...`
+        /// as the script `bridge`, which it looks up on PATH.
+        fn new(name: &str, bridge: &str) -> InitHarness {
             let tmp = TempDir::new(name);
             let dir = &tmp.0;
             let bin = dir.join("bin");
@@ -538,26 +612,39 @@ mod tests {
                  if [ $# -gt 0 ]; then echo \"$p $*\" >>\"$TMP/log\"; else\n\
                  while IFS= read -r l; do echo \"$p $l\" >>\"$TMP/log\"; done; fi\n",
             );
+            let bash = crate::deps::find_program("bash").expect("bash");
+            std::fs::copy(bash, bin.join("ringtap")).unwrap();
+            // `ringtap plan --config FILE --mode bridge` passes when FILE is.
+            script(&bin.join("plan"), "[ -f \"$2\" ]\n");
             script(
-                &dir.join("ringtap"),
+                &bin.join("bridge"),
                 &format!(
-                    "[ \"$1\" = plan ] && exit 0\necho \"$*\" >>\"$TMP/runs\"\n\
-                     run=$(wc -l <\"$TMP/runs\")\n{ringtap}"
+                    "echo \"bridge $*\" >>\"$TMP/runs\"\n\
+                     run=$(wc -l <\"$TMP/runs\")\n{bridge}"
                 ),
             );
-            let moved = repo_file(INIT_SCRIPT)
-                .replace(
-                    "DAEMON=/usr/bin/ringtap",
-                    &format!("DAEMON={}/ringtap", dir.display()),
-                )
-                .replace(
-                    "PIDFILE=/var/run/ringtap.pid",
-                    &format!("PIDFILE={}/ringtap.pid", dir.display()),
-                )
-                .replace(
-                    "DEFAULTS=/etc/default/ringtap",
-                    &format!("DEFAULTS={}/defaults", dir.display()),
-                );
+            let dir_text = dir.display().to_string();
+            let mut moved = repo_file(INIT_SCRIPT);
+            for (from, to) in [
+                (
+                    "PIDFILE=\"/var/run/$DAEMON.pid\"",
+                    "PIDFILE=\"@/ringtap.pid\"",
+                ),
+                (
+                    "CONFIG=\"/etc/$DAEMON/board.toml\"",
+                    "CONFIG=\"@/etc/board.toml\"",
+                ),
+                (
+                    "DEFAULT_CONFIG=\"/usr/share/$DAEMON/board.toml\"",
+                    "DEFAULT_CONFIG=\"@/default.toml\"",
+                ),
+                ("RUNTIME_DIR=\"/run/$DAEMON\"", "RUNTIME_DIR=\"@/run\""),
+                ("\"/etc/default/$DAEMON\"", "\"@/defaults\""),
+                ("\"/usr/bin/$DAEMON\"", "\"@/bin/$DAEMON\""),
+            ] {
+                assert!(moved.contains(from), "{INIT_SCRIPT} lacks {from}");
+                moved = moved.replace(from, &to.replace('@', &dir_text));
+            }
             script(&dir.join("S50ringtap"), &moved);
             std::fs::write(
                 dir.join("defaults"),
@@ -585,8 +672,12 @@ mod tests {
             )
         }
 
+        fn path(&self, file: &str) -> PathBuf {
+            self.tmp.0.join(file)
+        }
+
         fn read(&self, file: &str) -> String {
-            std::fs::read_to_string(self.tmp.0.join(file)).unwrap_or_default()
+            std::fs::read_to_string(self.path(file)).unwrap_or_default()
         }
 
         /// Polls until `done` holds (at most 20 s); false if it never did.
@@ -599,6 +690,14 @@ mod tests {
             }
             false
         }
+
+        /// The bridge command line each run got.
+        fn run_line(&self) -> String {
+            format!(
+                "bridge --config {} --stats\n",
+                self.path("etc/board.toml").display()
+            )
+        }
     }
 
     impl Drop for InitHarness {
@@ -608,28 +707,38 @@ mod tests {
         }
     }
 
+    const RUNS_UNTIL_TERM: &str = "trap 'echo final counters; exit 0' TERM\n\
+         echo \"started $run\"\n\
+         while :; do sleep 0.1; done\n";
+
     #[test]
     fn init_script_restarts_on_failure_and_stops_cleanly() {
         // Fails on its first run, then runs until SIGTERM.
         let h = InitHarness::new(
             "init-restart",
-            "trap 'echo final counters; exit 0' TERM\n\
-             echo \"started $run\"\n\
-             if [ \"$run\" -eq 1 ]; then echo boom >&2; exit 1; fi\n\
-             while :; do sleep 1; done\n",
+            &format!(
+                "if [ \"$run\" -eq 1 ]; then echo \"started 1\"; echo boom >&2; exit 1; fi\n\
+                 {RUNS_UNTIL_TERM}"
+            ),
         );
+        std::fs::create_dir(h.path("etc")).unwrap();
+        std::fs::write(h.path("etc/board.toml"), "").unwrap();
         assert_eq!(h.init("start"), (Some(0), "Starting ringtap: OK\n".into()));
         assert!(
             h.wait_for(|h| h.read("log").contains("started 2")),
             "no second run; log:\n{}",
             h.read("log")
         );
+        // ringtap's own pid is in the pid file, and status says so.
+        let pid = h.read("ringtap.pid");
         let (status, said) = h.init("status");
         assert_eq!(status, Some(0), "{said}");
+        assert_eq!(said, format!("ringtap is running (pid {})\n", pid.trim()));
+        let exe = std::fs::read_link(format!("/proc/{}/exe", pid.trim())).unwrap();
+        assert_eq!(exe, h.path("bin/ringtap"));
         assert_eq!(h.init("stop"), (Some(0), "Stopping ringtap: OK\n".into()));
         assert_eq!(h.init("status").0, Some(3));
-        let run = "bridge --config /etc/ringtap/board.toml --stats\n";
-        assert_eq!(h.read("runs"), run.repeat(2));
+        assert_eq!(h.read("runs"), h.run_line().repeat(2));
         assert_eq!(
             h.read("log"),
             "daemon.info started 1\n\
@@ -638,19 +747,17 @@ mod tests {
              daemon.info started 2\n\
              daemon.info final counters\n"
         );
-        assert!(
-            !h.tmp.0.join("ringtap.pid").exists(),
-            "pid file left behind"
-        );
-        assert!(
-            !h.tmp.0.join("ringtap.log").exists(),
-            "log fifo left behind"
-        );
+        for left in ["ringtap.pid", "ringtap-supervisor.pid", "ringtap.fifo"] {
+            assert!(!h.path(left).exists(), "{left} left behind");
+        }
+        assert!(h.path("run").is_dir(), "no runtime directory");
     }
 
     #[test]
     fn init_script_does_not_restart_a_refused_configuration() {
         let h = InitHarness::new("init-refused", "echo 'bad ports' >&2\nexit 2\n");
+        std::fs::create_dir(h.path("etc")).unwrap();
+        std::fs::write(h.path("etc/board.toml"), "").unwrap();
         assert_eq!(h.init("start").0, Some(0));
         assert!(
             h.wait_for(|h| h.read("log").contains("refused") && h.init("status").0 == Some(3)),
@@ -659,141 +766,87 @@ mod tests {
         );
         assert_eq!(
             h.read("log"),
-            "daemon.info bad ports\n\
-             daemon.err ringtap refused its configuration (exit status 2); fix \
-             /etc/ringtap/board.toml, then restart\n"
+            format!(
+                "daemon.info bad ports\n\
+                 daemon.err ringtap refused its configuration (exit status 2); fix {}, then \
+                 restart\n",
+                h.path("etc/board.toml").display()
+            )
         );
         assert_eq!(h.read("runs").lines().count(), 1);
     }
 
     #[test]
-    fn license_checksums_match_the_files() {
-        let recipe = repo_file(&format!(
-            "{YOCTO_RECIPES}/ringtap_{}.bb",
-            env!("CARGO_PKG_VERSION")
-        ));
-        let hash = repo_file(&format!("{BUILDROOT_PACKAGE}/ringtap.hash"));
-        for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
-            let file = workspace_root().join(license);
-            let md5 = run(Command::new("md5sum").arg(&file));
-            let md5 = md5.split_whitespace().next().unwrap();
-            let entry = format!("file://{license};md5={md5}");
-            assert!(
-                recipe.contains(&entry),
-                "LIC_FILES_CHKSUM must have {entry} (the md5 of {license})"
-            );
-            let sha = run(Command::new("sha256sum").arg(&file));
-            let sha = sha.split_whitespace().next().unwrap();
-            let line = format!("sha256  {sha}  {license}");
-            assert!(
-                hash.lines().any(|l| l == line),
-                "ringtap.hash must have {line:?}"
-            );
-        }
-        assert!(recipe.contains("LICENSE = \"MIT | Apache-2.0\""));
-    }
-
-    #[test]
-    fn recipes_have_the_workspace_version() {
-        let version = env!("CARGO_PKG_VERSION");
-        let recipes = workspace_root().join(YOCTO_RECIPES);
-        let mut bb: Vec<String> = std::fs::read_dir(&recipes)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".bb"))
-            .collect();
-        bb.sort();
-        assert_eq!(bb, [format!("ringtap_{version}.bb")]);
-        let mk = repo_file(&format!("{BUILDROOT_PACKAGE}/ringtap.mk"));
-        let line = format!("RINGTAP_VERSION = {version}");
+    fn init_script_stopped_while_waiting_to_restart_stays_stopped() {
+        let h = InitHarness::new(
+            "init-delay",
+            "if [ \"$run\" -eq 1 ]; then exit 1; fi\necho \"started $run\"\n",
+        );
+        std::fs::create_dir(h.path("etc")).unwrap();
+        std::fs::write(h.path("etc/board.toml"), "").unwrap();
+        std::fs::write(
+            h.path("defaults"),
+            "RESTART_DELAY=2\nRINGTAP_ARGS=--stats\n",
+        )
+        .unwrap();
+        assert_eq!(h.init("start").0, Some(0));
         assert!(
-            mk.lines().any(|l| l == line),
-            "ringtap.mk must have {line:?}"
+            h.wait_for(|h| h.read("log").contains("starting it again in 2s")),
+            "log:\n{}",
+            h.read("log")
         );
+        let (status, said) = h.init("status");
+        assert_eq!(status, Some(0), "{said}");
+        assert_eq!(h.init("stop"), (Some(0), "Stopping ringtap: OK\n".into()));
+        // Past the delay: nothing started again.
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        assert_eq!(h.read("runs").lines().count(), 1, "{}", h.read("log"));
+        assert_eq!(h.init("status").0, Some(3));
     }
 
     #[test]
-    fn packages_install_files_that_exist() {
-        // Paths the Buildroot package and the Yocto recipe copy from the
-        // source tree, with the board variable set to every board.
-        let mk = repo_file(&format!("{BUILDROOT_PACKAGE}/ringtap.mk"));
-        let recipe = repo_file(&format!(
-            "{YOCTO_RECIPES}/ringtap_{}.bb",
-            env!("CARGO_PKG_VERSION")
-        ));
-        let sources = |text: &str, prefix: &str| -> Vec<String> {
-            text.split_whitespace()
-                .filter_map(|word| word.strip_prefix(prefix))
-                .map(|path| path.trim_end_matches(';').to_string())
-                .collect()
-        };
-        let mut paths = sources(&mk, "$(@D)/");
-        paths.extend(sources(&recipe, "${S}/"));
-        assert!(paths.len() >= 6, "{paths:?}");
-        for board in build::board_names().unwrap() {
-            for path in &paths {
-                let path = path
-                    .replace("$(RINGTAP_BOARD)", &board)
-                    .replace("${RINGTAP_BOARD}", &board);
-                assert!(
-                    workspace_root().join(&path).is_file(),
-                    "{path} does not exist"
-                );
-            }
-        }
-        // Buildroot installs what the tarball holds, where it holds it
-        // (the binary through `cargo install --root $(TARGET_DIR)/usr`).
-        let installs = sources(&mk, "$(TARGET_DIR)/");
-        assert_eq!(installs.len(), 3, "{installs:?}");
-        for path in installs {
-            assert!(
-                LAYOUT.iter().any(|(p, _, _)| *p == path),
-                "Buildroot installs {path}, the tarball does not"
-            );
-        }
-        // The Buildroot tree's own files.
-        let tree = workspace_root().join("boards/packaging/buildroot");
-        let desc = std::fs::read_to_string(tree.join("external.desc")).unwrap();
-        assert!(desc.starts_with("name: RINGTAP\n"));
-        assert!(mk.contains("RINGTAP_SUBDIR = appliance"));
-        assert!(mk.trim_end().ends_with("$(eval $(cargo-package))"));
-        assert!(recipe.contains("CARGO_SRC_DIR = \"appliance\""));
-        assert!(recipe.contains("inherit cargo cargo-update-recipe-crates"));
-    }
-
-    #[test]
-    fn yocto_crate_list_matches_cargo_lock() {
-        let lock = repo_file("Cargo.lock");
-        let expected = crates_inc(&lock).unwrap();
+    fn init_script_installs_the_default_profile_only_when_missing() {
+        let h = InitHarness::new("init-default", RUNS_UNTIL_TERM);
+        std::fs::write(h.path("default.toml"), "name = \"default\"\n").unwrap();
+        assert_eq!(h.init("start").0, Some(0));
+        assert_eq!(h.read("etc/board.toml"), "name = \"default\"\n");
         assert!(
-            expected.contains("    crate://crates.io/clap/"),
-            "{expected}"
+            h.wait_for(|h| h.read("log").contains("started 1")),
+            "log:\n{}",
+            h.read("log")
         );
+        assert_eq!(h.init("stop").0, Some(0));
+        assert!(h.read("log").starts_with(&format!(
+            "daemon.info installed the default profile {} as {}\n",
+            h.path("default.toml").display(),
+            h.path("etc/board.toml").display()
+        )));
+        // Not through a dangling symlink.
+        std::fs::remove_file(h.path("etc/board.toml")).unwrap();
+        std::os::unix::fs::symlink(h.path("elsewhere.toml"), h.path("etc/board.toml")).unwrap();
         assert_eq!(
-            std::fs::read_to_string(crates_inc_path()).unwrap_or_default(),
-            expected,
-            "the Yocto crate list is stale: run `cargo xtask dist --update-crates`"
+            h.init("start"),
+            (
+                Some(1),
+                format!(
+                    "Starting ringtap: FAIL (configuration {})\n",
+                    h.path("etc/board.toml").display()
+                )
+            )
         );
-    }
-
-    #[test]
-    fn crate_list_format() {
-        let lock = "version = 4\n\
-            [[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\
-            source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
-            checksum = \"abc\"\n\
-            [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n";
-        assert_eq!(
-            crates_inc(lock).unwrap(),
-            "# Generated from Cargo.lock by `cargo xtask dist --update-crates`\n\
-             # (the format of `bitbake -c update_crates ringtap`).\n\
-             \n\
-             # from Cargo.lock\n\
-             SRC_URI += \" \\\n    crate://crates.io/a/1.0.0;name=a-1.0.0 \\\n\"\n\
-             \n\
-             SRC_URI[a-1.0.0.sha256sum] = \"abc\"\n"
+        assert!(!h.path("elsewhere.toml").exists());
+        std::fs::remove_file(h.path("etc/board.toml")).unwrap();
+        // An edited profile stays, whatever the default says now.
+        std::fs::write(h.path("etc/board.toml"), "name = \"edited\"\n").unwrap();
+        std::fs::write(h.path("default.toml"), "name = \"newer\"\n").unwrap();
+        assert_eq!(h.init("start").0, Some(0));
+        assert!(
+            h.wait_for(|h| h.read("log").contains("started 2")),
+            "log:\n{}",
+            h.read("log")
         );
-        let no_sum = lock.replace("checksum = \"abc\"\n", "");
-        assert!(crates_inc(&no_sum).is_err());
+        assert_eq!(h.init("stop").0, Some(0));
+        assert_eq!(h.read("etc/board.toml"), "name = \"edited\"\n");
+        assert_eq!(h.read("runs"), h.run_line().repeat(2));
     }
 }

@@ -6,11 +6,13 @@
 
 mod bench;
 mod build;
+mod buildroot;
 mod demo;
 mod deps;
 mod dist;
 mod test;
 mod vm;
+mod yocto;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -21,14 +23,15 @@ const HELP: &str = "\
 Usage: cargo xtask <task> [options]
 
 Tasks:
-  test    everything the README promises: deps, fmt, clippy, unit, netns, arm,
-          boards, vm
+  test    everything the README promises: deps, fmt, clippy, unit,
+          check-package, netns, arm, boards, buildroot, vm
           (`cargo xtask test --help` for options)
   deps    check for, and as root install, the tools the tests and demo need
   build   static release binary for a board, stripped, size-checked, run
           under qemu-user (`cargo xtask build --help`)
   dist    a board's install tarball (binary, profile, init script, systemd
-          unit); the Buildroot and Yocto crate lists (`cargo xtask dist --help`)
+          unit); the commit the Buildroot package and the Yocto recipe build
+          (`cargo xtask dist --help`)
   demo    build the appliance, show its ring layout and run ringtap bridge
           between two network namespaces with ping, UDP and VLAN traffic
   vm      boot the emulated ARM boards under qemu-system and check frames
@@ -205,7 +208,7 @@ impl Cmd {
         self
     }
 
-    /// Removes a variable from the command's environment (not shown).
+    /// Leaves a variable of ours out of the command's environment.
     pub fn env_remove(mut self, key: &str) -> Self {
         self.command.env_remove(key);
         self

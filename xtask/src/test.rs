@@ -1,7 +1,9 @@
 //! `cargo xtask test`: everything the README promises, in order, stopping at
 //! the first failure.
 
-use crate::{build, can_unshare_as_user, deps, is_root, target_dir, vm, Cmd, Error, Result};
+use crate::{
+    build, buildroot, can_unshare_as_user, deps, is_root, target_dir, vm, Cmd, Error, Result,
+};
 
 const HELP: &str = "\
 Usage: cargo xtask test [--skip-deps] [--allow-remove] [--only STEP]...
@@ -15,10 +17,17 @@ Runs, in order, stopping at the first failure:
   msrv    cargo check with the declared minimum Rust (rust-version in Cargo.toml):
           the whole workspace for the host, the shipped crates for the ARM targets
   unit    cargo test --workspace --exclude ringtap-tests (unit + doc tests)
+  check-package
+          Buildroot's check-package -b on every file of the Buildroot external
+          tree (from ../shared/tools/buildroot; skipped when that is absent)
   netns   cargo test -p ringtap-tests in network namespaces (root or user namespaces)
   arm     cargo test -p ringtap-core on aarch64 musl and armv7 gnueabihf under qemu-user
   boards  cargo xtask build for every tier 2 board: static, stripped, within its size
           budget, `--version`, `--help` and `plan` under qemu-user
+  buildroot
+          the Buildroot package as `make ringtap` builds it: the pinned commit's
+          archive with its crates vendored, built offline for aarch64 musl with
+          Buildroot's cargo settings, static, within budget, `--version`
   vm      cargo xtask vm for every tier 1 board: boots it under qemu-system, runs
           ringtap bridge, ringtap capture and the init script on it (root; the
           first run downloads the boards' Debian kernels)
@@ -38,21 +47,25 @@ enum Step {
     Clippy,
     Msrv,
     Unit,
+    CheckPackage,
     Netns,
     Arm,
     Boards,
+    Buildroot,
     Vm,
 }
 
-const ALL_STEPS: [Step; 9] = [
+const ALL_STEPS: [Step; 11] = [
     Step::Deps,
     Step::Fmt,
     Step::Clippy,
     Step::Msrv,
     Step::Unit,
+    Step::CheckPackage,
     Step::Netns,
     Step::Arm,
     Step::Boards,
+    Step::Buildroot,
     Step::Vm,
 ];
 
@@ -64,9 +77,11 @@ impl Step {
             Step::Clippy => "clippy",
             Step::Msrv => "msrv",
             Step::Unit => "unit",
+            Step::CheckPackage => "check-package",
             Step::Netns => "netns",
             Step::Arm => "arm",
             Step::Boards => "boards",
+            Step::Buildroot => "buildroot",
             Step::Vm => "vm",
         }
     }
@@ -78,9 +93,11 @@ impl Step {
             Step::Clippy => "lints, warnings are errors",
             Step::Msrv => "the declared minimum Rust version builds everything",
             Step::Unit => "host unit and doc tests",
+            Step::CheckPackage => "Buildroot's linter on the Buildroot external tree",
             Step::Netns => "integration tests in network namespaces",
             Step::Arm => "ringtap-core tests on ARM under qemu-user",
             Step::Boards => "release binaries of the tier 2 boards",
+            Step::Buildroot => "the Buildroot package built offline from its vendored source",
             Step::Vm => "the tier 1 boards under qemu-system",
         }
     }
@@ -95,8 +112,10 @@ impl Step {
     }
 }
 
-enum Outcome {
+/// How a step ended, when it did not fail.
+pub enum Outcome {
     Passed,
+    /// It could not run here, for this reason.
     Skipped(String),
 }
 
@@ -250,8 +269,10 @@ fn run_step(step: Step, deps_options: deps::Options) -> Result<Outcome> {
         Step::Unit => Cmd::cargo()
             .args(["test", "--workspace", "--exclude", "ringtap-tests"])
             .run()?,
+        Step::CheckPackage => return buildroot::check_package(),
         Step::Netns => return namespace_tests(),
         Step::Boards => return tier_two_boards(),
+        Step::Buildroot => return buildroot::vendored_build(),
         Step::Vm => return board_simulation(),
         Step::Arm => {
             for target in [
@@ -431,6 +452,8 @@ mod tests {
         assert_eq!(steps, Some(vec![Step::Fmt, Step::Arm]));
         let steps = parse(&["--only", "vm", "--only", "boards"]).unwrap();
         assert_eq!(steps, Some(vec![Step::Boards, Step::Vm]));
+        let steps = parse(&["--only", "buildroot", "--only", "check-package"]).unwrap();
+        assert_eq!(steps, Some(vec![Step::CheckPackage, Step::Buildroot]));
     }
 
     #[test]
