@@ -807,29 +807,17 @@ mod test {
     #[test]
     fn a_one_core_board_may_not_spin() {
         let one_core = edit(RPI4, "cpu_cores = 4", "cpu_cores = 1");
-        let spinning = edit(
-            &one_core,
-            "retire_blk_tov_ms = 1\n",
-            "retire_blk_tov_ms = 1\nlow_latency = true\n",
-        );
+        let spinning = edit(&one_core, "low_latency = false", "low_latency = true");
         let (field, rule) = refusal(&spinning);
         assert_eq!(field, "bridge.low_latency");
         assert!(rule.contains("at least 2 cores"), "{rule}");
-        let polling = edit(
-            &one_core,
-            "retire_blk_tov_ms = 1\n",
-            "retire_blk_tov_ms = 1\nbusy_poll_us = 20\n",
-        );
+        let polling = edit(&one_core, "busy_poll_us = 0", "busy_poll_us = 20");
         let board = Board::parse(&polling, "test.toml").unwrap();
         assert_eq!(
             (board.bridge.busy_poll_us, board.bridge.low_latency),
             (20, false)
         );
-        let four = edit(
-            RPI4,
-            "retire_blk_tov_ms = 1\n",
-            "retire_blk_tov_ms = 1\nlow_latency = true\n",
-        );
+        let four = edit(RPI4, "low_latency = false", "low_latency = true");
         assert!(Board::parse(&four, "test.toml").unwrap().bridge.low_latency);
     }
 
@@ -876,21 +864,19 @@ mod test {
     #[test]
     fn requests_carry_the_profile() {
         let board = Board::named("rpi4").unwrap();
-        let rx = board.rx_request(&board.bridge.rx());
+        let rx = board.rx_request(&board.capture);
         assert_eq!(rx.version, TpacketVersion::V3);
         assert_eq!(rx.kind, RingKind::Rx);
         assert_eq!(
             (rx.block_size, rx.block_nr, rx.frame_size),
-            (64 << 10, 64, 2048)
+            (1 << 20, 16, 2048)
         );
-        assert_eq!(rx.frame_nr, 2048);
-        assert_eq!(rx.retire_blk_tov, 1);
+        assert_eq!(rx.frame_nr, 8192);
+        assert_eq!(rx.retire_blk_tov, 100);
         // V2 has no retire timeout.
-        let v2 = RxGeometry {
-            tpacket: Tpacket::V2,
-            ..board.bridge.rx()
-        };
-        assert_eq!(board.rx_request(&v2).retire_blk_tov, 0);
+        let v2 = board.rx_request(&board.bridge.rx());
+        assert_eq!((v2.version, v2.frame_nr), (TpacketVersion::V2, 2048));
+        assert_eq!(v2.retire_blk_tov, 0);
         let tx = board.tx_request(TpacketVersion::V2);
         assert_eq!((tx.kind, tx.block_nr, tx.frame_nr), (RingKind::Tx, 2, 1024));
         assert_eq!(board.ring_budget_bytes(), 64 << 20);
@@ -939,11 +925,11 @@ mod test {
         );
         assert!(rule.ends_with("(line 8, column 1)"), "{rule}");
 
-        let (field, rule) = refusal(&edit(RPI4, "retire_blk_tov_ms = 1", "retire_tov = 1"));
+        let (field, rule) = refusal(&edit(RPI4, "retire_blk_tov_ms = 1 ", "retire_tov = 1 "));
         assert_eq!(field, "bridge.retire_tov");
         assert!(rule.starts_with("unknown field `retire_tov`"), "{rule}");
 
-        let (field, rule) = refusal(&edit(RPI4, "tpacket = \"v3\"", "tpacket = \"v1\""));
+        let (field, rule) = refusal(&edit(RPI4, "tpacket = \"v2\" ", "tpacket = \"v1\" "));
         assert_eq!(field, "bridge.tpacket");
         assert!(
             rule.starts_with("unknown variant `v1`, expected `v2` or `v3`"),

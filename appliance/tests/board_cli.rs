@@ -140,12 +140,12 @@ fn bridge_rings_of_a_board() {
          adapter (tier 2, aarch64-unknown-linux-musl, 4 cores, 2048 MiB RAM)",
         "mode        bridge eth0 <-> eth1: each port has this RX ring and a TX ring (an estimate: \
          the bridge sizes its TX rings from the egress MTU)",
-        "ring        PACKET_RX_RING, TPACKET_V3 (tp_hdrlen 68, reserve 0)",
+        "ring        PACKET_RX_RING, TPACKET_V2 (tp_hdrlen 52, reserve 0)",
         "blocks      64 x 65536 bytes (page size 4096, board rpi4)",
         "frames      2048 (computed) x 2048 bytes, 32 per block, 0 bytes unused at the end of \
          each block",
-        "            retire timeout 1 ms; feature_req_word 0x0",
-        "ring        PACKET_TX_RING, TPACKET_V3 (tp_hdrlen 68, reserve 0)",
+        "mapping     4194304 bytes (4 MiB)",
+        "ring        PACKET_TX_RING, TPACKET_V2 (tp_hdrlen 52, reserve 0)",
         "blocks      2 x 1048576 bytes (page size 4096, board rpi4)",
         "memory      2 ports x (RX 4 MiB + TX 2 MiB) = 12 MiB of the 64 MiB ring budget",
     ];
@@ -264,7 +264,7 @@ fn refusals_exit_2_and_say_why() {
     let e = usage_error(&["plan", "--board", "beaglebone-black", "--block-size", "2M"]);
     assert_eq!(
         e,
-        "ringtap plan: bridge mode would map 2 ports x (RX 64 MiB + TX 256 KiB) = 128.5 MiB of \
+        "ringtap plan: bridge mode would map 2 ports x (RX 192 MiB + TX 256 KiB) = 384.5 MiB of \
          rings, more than the 8 MiB ring budget of board beaglebone-black (ring_budget_mib); \
          use fewer or smaller blocks\n"
     );

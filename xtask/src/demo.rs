@@ -8,7 +8,7 @@ const HELP: &str = "\
 Usage: cargo xtask demo
 
 Builds `ringtap` and the `bridge_demo` example (release), prints the layout
-of the bridge's default TPACKET_V3 RX ring with `ringtap plan`, then runs
+of the bridge's default TPACKET_V2 RX ring with `ringtap plan`, then runs
 `bridge_demo`: a generator namespace and a sink namespace joined by
 `ringtap bridge --both` in a third, with ping, UDP and VLAN-tagged frames
 crossing it, the live counters, the sink's view and the final counters.
@@ -17,11 +17,12 @@ root, or unprivileged user namespaces (it then runs under
 `unshare --user --map-root-user`).
 ";
 
-/// The bridge's default RX ring: 64 blocks of 128 KiB, retired after 1 ms.
-const PLAN_ARGS: [&str; 13] = [
+/// The bridge's default RX ring at MTU 1500: 64 blocks of 128 KiB, 2 KiB
+/// frames.
+const PLAN_ARGS: [&str; 11] = [
     "plan",
     "--tpacket",
-    "v3",
+    "v2",
     "--ring",
     "rx",
     "--block-size",
@@ -30,8 +31,6 @@ const PLAN_ARGS: [&str; 13] = [
     "64",
     "--frame-size",
     "2048",
-    "--retire-tov",
-    "1",
 ];
 
 pub fn run(args: &[String]) -> Result {
@@ -76,10 +75,11 @@ pub fn run(args: &[String]) -> Result {
     banner(
         "1/2: a ring layout",
         &[
-            "`ringtap plan` checks the bridge's default TPACKET_V3 RX ring against",
+            "`ringtap plan` checks the bridge's default TPACKET_V2 RX ring against",
             "the kernel's rules and prints where every block sits in the mapping:",
-            "64 blocks of 128 KiB, retired after 1 ms at the latest. No socket is",
-            "opened; this is what you run before deploying to a board.",
+            "64 blocks of 128 KiB, 4096 frames of 2 KiB, each handed over as it",
+            "arrives. No socket is opened; this is what you run before deploying",
+            "to a board.",
         ],
     );
     Cmd::new(release.join("ringtap")).args(PLAN_ARGS).run()?;

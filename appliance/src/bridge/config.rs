@@ -160,27 +160,27 @@ pub struct Defaults {
 }
 
 impl Defaults {
-    /// Without a board: 8 MiB V3 RX rings of 64 blocks of 128 KiB, retired
-    /// after 1 ms at the latest: an idle link adds at most 1 ms of latency,
-    /// and at a low rate (one block per millisecond) the ring still rides
-    /// out a 64 ms stall of its worker.
+    /// Without a board: 8 MiB V2 RX rings of 64 blocks of 128 KiB (frames
+    /// sized from the MTU: 4096 frames at MTU 1500), workers that sleep
+    /// when idle. The kernel hands each frame over as it arrives.
     pub const HOST: Defaults = Defaults {
-        tpacket: Tpacket::V3,
+        tpacket: Tpacket::V2,
         block_size: 128 << 10,
         block_nr: 64,
         frame_size: None,
-        retire_blk_tov_ms: 1,
+        retire_blk_tov_ms: 0,
         ring_budget: None,
         idle: Idle::Sleep {
             spin: Duration::ZERO,
         },
     };
 
-    /// `--tpacket v2` without a board: 64 blocks of 128 KiB.
-    const HOST_V2: Defaults = Defaults {
-        tpacket: Tpacket::V2,
-        block_size: 128 << 10,
-        block_nr: 64,
+    /// `--tpacket v3` without a board: 64 blocks of 128 KiB, each retired
+    /// after 1 ms at the latest (at a low rate, every frame waits that
+    /// long; the ring still rides out a 64 ms stall of its worker).
+    const HOST_V3: Defaults = Defaults {
+        tpacket: Tpacket::V3,
+        retire_blk_tov_ms: 1,
         ..Defaults::HOST
     };
 
@@ -211,8 +211,8 @@ impl Defaults {
             return *self;
         }
         let host = match version {
-            Tpacket::V2 => Defaults::HOST_V2,
-            Tpacket::V3 => Defaults::HOST,
+            Tpacket::V2 => Defaults::HOST,
+            Tpacket::V3 => Defaults::HOST_V3,
         };
         Defaults {
             ring_budget: self.ring_budget,
