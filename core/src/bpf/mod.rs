@@ -20,13 +20,17 @@
 //! [`check_runnable`] has made sure it needs nothing only the kernel knows.
 //!
 //! One file per job: `validate` (the kernel's checks), `ddd` (reading
-//! `tcpdump -ddd`) and `run` (the interpreter and its ancillary data).
+//! `tcpdump -ddd`), `run` (the interpreter and its ancillary data) and
+//! `dump` ([`Dump`]: printing a program as `tcpdump -d`, `-dd` or `-ddd`
+//! does, so that programs from both can be compared with `diff`).
 
 mod ddd;
+mod dump;
 mod run;
 mod validate;
 
 pub use ddd::{parse_ddd, Field, ParseError};
+pub use dump::{Dump, DumpFormat};
 pub use run::{
     check_runnable, run, Ancillary, Unrunnable, NETWORK_HEADER_OFFSET, SKF_LL_OFF, SKF_NET_OFF,
 };
