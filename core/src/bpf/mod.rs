@@ -32,7 +32,8 @@ mod validate;
 pub use ddd::{parse_ddd, Field, ParseError};
 pub use dump::{Dump, DumpFormat};
 pub use run::{
-    check_runnable, run, Ancillary, Unrunnable, NETWORK_HEADER_OFFSET, SKF_LL_OFF, SKF_NET_OFF,
+    check_runnable, run, tag_test_in_frame, Ancillary, Unrunnable, NETWORK_HEADER_OFFSET,
+    SKF_LL_OFF, SKF_NET_OFF,
 };
 pub use validate::{validate, BpfError, Branch};
 

@@ -186,6 +186,44 @@ pub fn check_runnable(program: &[Instruction]) -> Result<(), Unrunnable> {
     Ok(())
 }
 
+/// Where `program` looks for an 802.1Q or 802.1ad tag in the frame's
+/// bytes: a comparison of the half word at offset 12 with 0x8100 or 0x88a8.
+///
+/// libpcap compiles `vlan` that way when it has no live Linux socket
+/// (`tcpdump -ddd` without `-i`, or with `-y EN10MB`), but on a ring the
+/// kernel has already moved the outer tag into the ring header, so such a
+/// test does not see it. A program that also reads
+/// `SKF_AD_VLAN_TAG_PRESENT` was compiled for a live socket and tests the
+/// frame only for tags the kernel left there: `None` for it. The result is
+/// the index of the first such comparison.
+pub fn tag_test_in_frame(program: &[Instruction]) -> Option<usize> {
+    let vlan_present = ANCILLARY_START + SKF_AD_VLAN_TAG_PRESENT;
+    if program
+        .iter()
+        .any(|i| is_absolute_load(i.code) && i.k == vlan_present)
+    {
+        return None;
+    }
+    // Whether A holds `ldh [12]` on the way through the program in order;
+    // a conditional jump leaves A alone, other jumps and returns end it.
+    let mut ethertype_in_a = false;
+    for (index, insn) in program.iter().enumerate() {
+        let code = insn.code;
+        if code == op::LD_H_ABS {
+            ethertype_in_a = insn.k == 12;
+        } else if code == BPF_JMP | BPF_JEQ | BPF_K {
+            if ethertype_in_a && (insn.k == 0x8100 || insn.k == 0x88a8) {
+                return Some(index);
+            }
+        } else if code & 0x07 == BPF_JMP && code & 0xf0 != BPF_JA {
+            // Other comparisons keep A.
+        } else if code & 0x07 != BPF_ST && code & 0x07 != BPF_STX && code & 0x07 != BPF_LDX {
+            ethertype_in_a = false;
+        }
+    }
+    None
+}
+
 /// Whole opcodes, for matching.
 mod op {
     use super::*;
@@ -825,6 +863,43 @@ mod test {
         assert_eq!((anc.vlan_tci, anc.vlan_tpid), (None, 0));
         let anc = Ancillary::from_ring(60, Some(0), Some(0x88a8), &addr);
         assert_eq!((anc.vlan_tci, anc.vlan_tpid), (Some(0), 0x88a8));
+    }
+
+    #[test]
+    fn test_tag_test_in_frame() {
+        // `tcpdump -ddd -y EN10MB 'vlan and tcp'`: ldh [12], jeq #0x8100.
+        assert_eq!(tag_test_in_frame(&parse(fixtures::VLAN_AND_TCP)), Some(1));
+        assert_eq!(tag_test_in_frame(&parse(fixtures::UDP_PORT_53)), None);
+        assert_eq!(tag_test_in_frame(&parse(fixtures::IP)), None);
+        let offline_ad = [
+            stmt(BPF_LD | BPF_H | BPF_ABS, 12),
+            stmt(BPF_ST, 0),
+            jump(BPF_JMP | BPF_JEQ | BPF_K, 0x88a8, 0, 1),
+            stmt(BPF_RET | BPF_K, 1),
+            stmt(BPF_RET | BPF_K, 0),
+        ];
+        assert_eq!(tag_test_in_frame(&offline_ad), Some(2));
+        // 0x8100 compared with something other than the EtherType.
+        let elsewhere = [
+            stmt(BPF_LD | BPF_H | BPF_ABS, 12),
+            stmt(BPF_ALU | BPF_ADD | BPF_K, 0),
+            jump(BPF_JMP | BPF_JEQ | BPF_K, 0x8100, 0, 1),
+            stmt(BPF_LD | BPF_H | BPF_ABS, 16),
+            jump(BPF_JMP | BPF_JEQ | BPF_K, 0x8100, 0, 1),
+            stmt(BPF_RET | BPF_K, 0),
+        ];
+        assert_eq!(tag_test_in_frame(&elsewhere), None);
+        // Compiled for a live socket: the frame is tested only after the
+        // ancillary data said no tag was stripped.
+        let live = [
+            stmt(BPF_LD | BPF_B | BPF_ABS, anc(SKF_AD_VLAN_TAG_PRESENT)),
+            jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 2, 0),
+            stmt(BPF_LD | BPF_H | BPF_ABS, 12),
+            jump(BPF_JMP | BPF_JEQ | BPF_K, 0x8100, 0, 1),
+            stmt(BPF_RET | BPF_K, 1),
+            stmt(BPF_RET | BPF_K, 0),
+        ];
+        assert_eq!(tag_test_in_frame(&live), None);
     }
 
     #[test]
