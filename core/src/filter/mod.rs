@@ -34,7 +34,7 @@
 //! the netmask libpcap has for an interface without an IPv4 address (0):
 //! it matches destinations 0.0.0.0 and 255.255.255.255.
 //!
-//! ```
+//! ```no_run
 //! use ringtap_core::filter::Program;
 //!
 //! let mut program = Program::new();
