@@ -26,8 +26,9 @@ use ringtap_linux::{FrameInfo, PacketSocket};
 use serde::Serialize;
 
 use crate::board::{Board, Tpacket};
-use crate::bridge::config::{self, load_filter, parse_count, rx_room, seconds, MAX_FILTER_LEN};
+use crate::bridge::config::{self, parse_count, rx_room, seconds};
 use crate::bridge::port::{self, RxPort};
+use crate::filter::{self as filters, Filter};
 use crate::log;
 use crate::plan::{parse_u32, refused_by, Kind};
 use crate::Failure;
@@ -53,8 +54,14 @@ pub enum Format {
 const EXAMPLES: &str = "\
 Examples:
   ringtap capture --in eth0 --write eth0.pcapng
-  ringtap capture --in eth0 --write - | tcpdump -r - -nn
+  ringtap capture -i eth0 -w web.pcapng tcp port 80 or tcp port 443
+  ringtap capture -i eth0 -w - 'vlan 10 and udp' | tcpdump -r - -nn
   ringtap capture --in eth0 --write ring.pcapng --rotate-size 16M --rotate-files 4
+
+A pcap-filter expression (the trailing words, or -F FILE) is compiled as
+libpcap compiles it for a live interface and runs in the kernel. Unlike
+tcpdump's -C (millions of bytes), -C/--rotate-size counts bytes, with K and M
+for KiB and MiB: tcpdump -C 16 is about -C 15M here.
 
 Frames the kernel dropped (ring full) are recorded where they happened: the
 next frame in the file carries the count (pcapng epb_dropcount; tshark shows
@@ -65,19 +72,19 @@ it as frame.drop_count), and the stats output lists the positions.";
 #[command(after_help = EXAMPLES, allow_negative_numbers = true)]
 pub struct CaptureArgs {
     /// Interface to capture on (both directions)
-    #[arg(long = "in", value_name = "IF")]
+    #[arg(short = 'i', long = "in", value_name = "IF")]
     pub in_port: Option<String>,
     /// Output file, or - for standard output
-    #[arg(long, value_name = "PATH")]
+    #[arg(short = 'w', long, value_name = "PATH")]
     pub write: PathBuf,
     /// File format
     #[arg(long, value_enum, default_value = "pcapng")]
     pub format: Format,
-    /// Bytes kept of each frame
-    #[arg(long, value_name = "N", default_value = "262144")]
+    /// Bytes kept of each frame (0: 262144, as with tcpdump -s 0)
+    #[arg(short = 's', long, value_name = "N", default_value = "262144")]
     pub snaplen: String,
     /// Stop after N frames
-    #[arg(long, value_name = "N")]
+    #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<String>,
     /// Stop after SECS seconds
     #[arg(long, value_name = "SECS")]
@@ -85,11 +92,14 @@ pub struct CaptureArgs {
     /// Capture only frames this classic BPF program accepts (`tcpdump -ddd` output)
     #[arg(long, value_name = "FILE")]
     pub filter: Option<PathBuf>,
+    /// Read the filter expression from FILE (`#` starts a comment)
+    #[arg(short = 'F', value_name = "FILE")]
+    pub expression_file: Option<PathBuf>,
     /// Start a new file when the current one would exceed BYTES
-    #[arg(long, value_name = "BYTES", requires = "rotate_files")]
+    #[arg(short = 'C', long, value_name = "BYTES", requires = "rotate_files")]
     pub rotate_size: Option<String>,
     /// Keep at most N files: PATH.0 ... PATH.N-1, the oldest overwritten
-    #[arg(long, value_name = "N", requires = "rotate_size")]
+    #[arg(short = 'W', long, value_name = "N", requires = "rotate_size")]
     pub rotate_files: Option<String>,
     /// RX ring version (default: the board's, else v3)
     #[arg(long, value_enum, value_name = "VERSION")]
@@ -112,6 +122,9 @@ pub struct CaptureArgs {
     /// Ring geometry and port from a board profile file
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Capture only frames this pcap-filter expression matches; its words are joined by spaces
+    #[arg(value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
 }
 
 /// Where frames were lost: `lost` frames before frame number `before_frame`.
@@ -455,10 +468,14 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
             ))
         }
     };
-    let snaplen = parse_u32("--snaplen", &args.snaplen, Kind::Size)?;
+    let snaplen = match parse_u32("--snaplen", &args.snaplen, Kind::Size)? {
+        0 => 262_144,
+        n => n,
+    };
     if !(14..=262_144).contains(&snaplen) {
         return Err(Failure::Usage(format!(
-            "--snaplen {snaplen}: must be between 14 (an Ethernet header) and 262144"
+            "--snaplen {snaplen}: must be between 14 (an Ethernet header) and 262144, or 0 \
+             for 262144"
         )));
     }
     let count = args
@@ -486,7 +503,9 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
             }
             if size < 4096 {
                 return Err(Failure::Usage(format!(
-                    "--rotate-size {size}: must be at least 4096 bytes"
+                    "--rotate-size {size}: must be at least 4096 bytes (it counts bytes, with \
+                     K and M for KiB and MiB; tcpdump's -C counts millions of bytes: write \
+                     -C {size}M for about that)"
                 )));
             }
             if files == 0 {
@@ -498,11 +517,12 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         }
         _ => None,
     };
-    let filter = args
-        .filter
-        .as_deref()
-        .map(|f| load_filter(f, false))
-        .transpose()?;
+    let filter = filters::select(
+        args.filter.as_deref(),
+        args.expression_file.as_deref(),
+        &args.expression,
+        false,
+    )?;
     let port_info = config::port("--in", &name)?;
     if let Some(batch) = config::gro_normal_batch().filter(|&b| b > 1) {
         log::warn(format_args!("{}", config::reorder_warning(batch)));
@@ -550,7 +570,7 @@ fn capture(
     count: Option<u64>,
     duration: Option<Duration>,
     rotate: Option<(u64, u32)>,
-    filter: Option<heapless::Vec<Instruction, MAX_FILTER_LEN>>,
+    filter: Option<Filter>,
     req: RingRequest,
     layout: Layout,
 ) -> Result<String, Failure> {

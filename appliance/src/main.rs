@@ -8,6 +8,7 @@ mod alloc_count;
 mod board;
 mod bridge;
 mod capture;
+mod filter;
 mod log;
 mod plan;
 mod replay;
@@ -54,6 +55,8 @@ enum Mode {
     Capture(capture::CaptureArgs),
     /// Send the frames of a pcap or pcapng file out of an interface
     Replay(replay::ReplayArgs),
+    /// Print the classic BPF program of a pcap-filter expression, as tcpdump -d/-dd/-ddd
+    Filter(filter::FilterArgs),
     /// Print a stats file written by `ringtap bridge --stats-file`
     Stats(stats::StatsArgs),
     /// Check a ring request against the kernel's rules and print its layout
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Mode::Bridge(args) => ("bridge", bridge::run(args)),
         Mode::Capture(args) => ("capture", capture::run(args)),
         Mode::Replay(args) => ("replay", replay::run(args)),
+        Mode::Filter(args) => ("filter", filter::run(args)),
         Mode::Stats(args) => ("stats", stats::run(args)),
         Mode::Plan(args) => ("plan", plan::run(args)),
     };

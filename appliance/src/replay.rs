@@ -35,10 +35,10 @@ before the first frame is sent.";
 #[command(group(ArgGroup::new("rate").args(["pps", "mbps", "timing"])))]
 pub struct ReplayArgs {
     /// Interface to send on
-    #[arg(long, value_name = "IF")]
+    #[arg(short = 'o', long, value_name = "IF")]
     pub out: Option<String>,
     /// pcap or pcapng file
-    #[arg(long, value_name = "PATH")]
+    #[arg(short = 'r', long, value_name = "PATH")]
     pub read: PathBuf,
     /// Send N frames per second
     #[arg(long, value_name = "N")]

@@ -13,6 +13,8 @@
 //!   status word read with Acquire and handed back with Release.
 //! * [`fanout`], [`bpf`]: `PACKET_FANOUT` arguments and classic BPF programs
 //!   (checked by the kernel's rules, and run in user space by its semantics).
+//! * [`filter`]: pcap-filter expressions (`tcp port 80`) compiled to classic
+//!   BPF for the ring's view of a frame, as libpcap does for a live socket.
 //! * [`vlan`], [`checksum`]: the bridge's per-frame work: putting back the
 //!   VLAN tag the kernel stripped, completing a partial TCP/UDP checksum.
 //! * [`pcap`], [`pcapng`], [`loss`]: capture files written through
@@ -31,6 +33,7 @@ extern crate std;
 pub mod bpf;
 pub mod checksum;
 pub mod fanout;
+pub mod filter;
 pub mod frame;
 pub mod geometry;
 pub mod loss;

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub mod corpus;
+pub mod packets;
 pub mod tools;
 
 pub use ringtap_core as core;

@@ -266,7 +266,7 @@ pub struct Finished {
 }
 
 impl Capture {
-    /// Start `ringtap capture --in IFACE ARGS --stats-file <in scratch>`,
+    /// Start `ringtap capture --in IFACE --stats-file <in scratch> ARGS`,
     /// its stdout going to `stdout`, and wait (at most 10 s) for the line
     /// `ringtap: capturing on IFACE` on its stderr.
     pub fn start(scratch: &Scratch, iface: &str, args: &[&str], stdout: Stdio) -> Capture {
@@ -274,9 +274,9 @@ impl Capture {
         let stderr = scratch.path("capture-stderr");
         let child = Command::new(ringtap_bin())
             .args(["capture", "--in", iface])
-            .args(args)
             .arg("--stats-file")
             .arg(&stats)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
@@ -376,12 +376,20 @@ impl TcpdumpCapture {
     /// 4096` would hold only 16 frames of 256 KiB, too few for the bursts
     /// the tests send.)
     pub fn start(scratch: &Scratch, iface: &str, file: &str) -> TcpdumpCapture {
+        TcpdumpCapture::start_with(scratch, iface, file, &[])
+    }
+
+    /// As [`TcpdumpCapture::start`], with `more` arguments after those
+    /// (options override the defaults; a filter expression goes last,
+    /// after `--`).
+    pub fn start_with(scratch: &Scratch, iface: &str, file: &str, more: &[&str]) -> TcpdumpCapture {
         let stderr = scratch.path(&format!("{file}.stderr"));
         let file = scratch.path(file);
         let child = tool("tcpdump")
             .args(["-i", iface, "-U", "--immediate-mode", "-s", "0"])
             .args(["-B", "65536", "-w"])
             .arg(&file)
+            .args(more)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))

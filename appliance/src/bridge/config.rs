@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ringtap_core::bpf::{self, Instruction};
 use ringtap_core::frame::KernelWord;
 use ringtap_core::geometry::{
     tpacket_align, Layout, PageSize, RingKind, RingRequest, TpacketVersion, BLK_HDR_LEN,
@@ -19,13 +18,12 @@ use ringtap_linux::CpuList;
 
 use super::worker::Idle;
 use crate::board::{Board, Tpacket};
+use crate::filter::{self, Filter};
 use crate::plan::{parse_u32, refused_by, Kind};
 use crate::Failure;
 
 /// Fanout members per direction, at most.
 pub const MAX_WORKERS: usize = 16;
-/// The longest classic BPF program the kernel takes (`BPF_MAXINSNS`).
-pub const MAX_FILTER_LEN: usize = 4096;
 /// TX frames per egress ring for the standard MTU; fewer for jumbo frames.
 const TX_RING_BYTES: u32 = 2 << 20;
 const TX_BLOCK_SIZE: u32 = 64 << 10;
@@ -38,7 +36,12 @@ named drop counter. Stop with Ctrl-C or SIGTERM; SIGUSR1 prints the counters.
 Examples:
   ringtap bridge --in eth0 --out eth1 --both
   ringtap bridge --in eth0 --out eth1 --mirror eth2 --stats-file /run/ringtap.json
-  tcpdump -ddd 'not arp' > f.bpf && ringtap bridge --in eth0 --out eth1 --filter f.bpf
+  ringtap bridge -i eth0 -o eth1 not arp
+  tcpdump -i eth0 -ddd 'not arp' > f.bpf && ringtap bridge --in eth0 --out eth1 --filter f.bpf
+
+A pcap-filter expression (the trailing words, or -F FILE) is compiled as
+libpcap compiles it for a live interface; the bridge runs it on every frame
+and counts those it rejects as `filtered`.
 
 Sizes take 4096, 0x1000, 128K or 2M. Exit status: 0 after a clean stop, 2 for
 a bad option or configuration (nothing is forwarded), 1 when the system fails.";
@@ -48,10 +51,10 @@ a bad option or configuration (nothing is forwarded), 1 when the system fails.";
 #[command(after_help = EXAMPLES, allow_negative_numbers = true)]
 pub struct BridgeArgs {
     /// Interface whose frames are forwarded
-    #[arg(long = "in", value_name = "IF_A")]
+    #[arg(short = 'i', long = "in", value_name = "IF_A")]
     pub in_port: Option<String>,
     /// Interface the frames leave on
-    #[arg(long = "out", value_name = "IF_B")]
+    #[arg(short = 'o', long = "out", value_name = "IF_B")]
     pub out_port: Option<String>,
     /// Also forward IF_B -> IF_A
     #[arg(long)]
@@ -62,6 +65,9 @@ pub struct BridgeArgs {
     /// Forward only frames this classic BPF program accepts (`tcpdump -ddd` output)
     #[arg(long, value_name = "FILE")]
     pub filter: Option<PathBuf>,
+    /// Read the filter expression from FILE (`#` starts a comment)
+    #[arg(short = 'F', value_name = "FILE")]
+    pub expression_file: Option<PathBuf>,
     /// Forwarding threads per direction (a PACKET_FANOUT hash group; flows stay in order)
     #[arg(long, value_name = "N", default_value = "1")]
     pub workers: String,
@@ -107,6 +113,9 @@ pub struct BridgeArgs {
     /// Send through the egress's queueing discipline (tc) instead of straight to its driver
     #[arg(long)]
     pub use_qdisc: bool,
+    /// Forward only frames this pcap-filter expression matches; its words are joined by spaces
+    #[arg(value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
 }
 
 /// An interface as found at start-up.
@@ -236,7 +245,7 @@ pub struct Config {
     /// Its layout on this kernel.
     pub rx_layout: Layout,
     /// The filter program.
-    pub filter: Option<heapless::Vec<Instruction, MAX_FILTER_LEN>>,
+    pub filter: Option<Filter>,
     /// How often the stats file is rewritten.
     pub stats_interval: Duration,
     /// Where the stats file goes.
@@ -357,33 +366,6 @@ pub(crate) fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
     parse_u32(option, text, Kind::Count)
 }
 
-/// Read, parse and check a `tcpdump -ddd` program; `user_space`: it will
-/// run in [`bpf::run`], so it may only use what user space can answer.
-pub(crate) fn load_filter(
-    path: &std::path::Path,
-    user_space: bool,
-) -> Result<heapless::Vec<Instruction, MAX_FILTER_LEN>, Failure> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("--filter {shown}: cannot read the file: {e}")))?;
-    let mut program = [Instruction::stmt(0, 0); MAX_FILTER_LEN];
-    let parsed = bpf::parse_ddd(&text, &mut program)
-        .map_err(|e| usage(format!("--filter {shown}: not `tcpdump -ddd` output: {e}")))?;
-    bpf::validate(parsed).map_err(|e| {
-        usage(format!(
-            "--filter {shown}: the kernel would refuse this program: {e}"
-        ))
-    })?;
-    if user_space {
-        bpf::check_runnable(parsed).map_err(|e| usage(format!("--filter {shown}: {e}")))?;
-    }
-    heapless::Vec::from_slice(parsed).map_err(|_| {
-        usage(format!(
-            "--filter {shown}: longer than {MAX_FILTER_LEN} instructions"
-        ))
-    })
-}
-
 /// Validate the options against the system and the defaults.
 pub fn resolve(
     args: &BridgeArgs,
@@ -438,11 +420,12 @@ pub fn resolve(
         .as_deref()
         .map(|d| seconds("--duration", d))
         .transpose()?;
-    let filter = args
-        .filter
-        .as_deref()
-        .map(|f| load_filter(f, true))
-        .transpose()?;
+    let filter = filter::select(
+        args.filter.as_deref(),
+        args.expression_file.as_deref(),
+        &args.expression,
+        true,
+    )?;
 
     let a = port("--in", in_name)?;
     let b = port("--out", out_name)?;
