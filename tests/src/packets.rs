@@ -17,7 +17,7 @@ pub fn ipv4(
     payload: &[u8],
 ) -> Vec<u8> {
     assert!(
-        options % 4 == 0 && options <= 40,
+        options.is_multiple_of(4) && options <= 40,
         "IPv4 options of {options} bytes"
     );
     let header_len = 20 + options;
