@@ -8,6 +8,7 @@ mod alloc_count;
 mod board;
 mod bridge;
 mod capture;
+mod confine;
 mod filter;
 mod log;
 mod plan;

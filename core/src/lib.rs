@@ -39,6 +39,7 @@ pub mod geometry;
 pub mod loss;
 pub mod pcap;
 pub mod pcapng;
+pub mod seccomp;
 pub mod slot;
 pub mod status;
 pub mod vlan;

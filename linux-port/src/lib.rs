@@ -6,6 +6,8 @@
 //!   the ring handles built on `ringtap-core`'s slots: [`FrameRxRing`]
 //!   (V1/V2), [`BlockRxRing`] (V3) and [`TxRing`].
 //! * [`netdev`]: interface index, MTU, link state and ethtool offloads.
+//! * [`sandbox`]: capabilities, another user, `no_new_privs` and the
+//!   seccomp allow-list, for after set-up.
 //!
 //! Every failed kernel call is an [`Error`] that names the call, the option
 //! and the errno, and says what usually fixes it.
@@ -15,6 +17,7 @@
 mod error;
 pub mod netdev;
 mod ring;
+pub mod sandbox;
 mod socket;
 mod sys;
 

@@ -413,6 +413,13 @@ impl PacketSocket {
             .map_err(|e| Error::new("setsockopt", Some("SO_RCVBUFFORCE"), e))
     }
 
+    /// `SO_SNDBUF`: a send buffer within `net.core.wmem_max` (the kernel
+    /// doubles the value for its bookkeeping).
+    pub fn set_send_buffer(&self, bytes: usize) -> Result<()> {
+        rustix::net::sockopt::set_socket_send_buffer_size(&self.fd, bytes)
+            .map_err(|e| Error::new("setsockopt", Some("SO_SNDBUF"), e))
+    }
+
     /// `bind` to `ifindex` (0: all interfaces) for `protocol` (an EtherType;
     /// 0 to receive nothing). Bind after the rings and the filter are set.
     pub fn bind(&self, ifindex: u32, protocol: u16) -> Result<()> {

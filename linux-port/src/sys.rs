@@ -1,7 +1,7 @@
-//! The two raw system calls rustix has no generic form for: `setsockopt`
-//! and `getsockopt` with an arbitrary option struct. They go through the
-//! `syscalls` crate (no libc, no hand-written assembly); nothing else in
-//! this crate makes a raw call.
+//! The raw system calls rustix has no form for: `setsockopt` and
+//! `getsockopt` with an arbitrary option struct, and `seccomp(2)`. They go
+//! through the `syscalls` crate (no libc, no hand-written assembly);
+//! nothing else in this crate makes a raw call.
 #![allow(unsafe_code)]
 
 use core::mem::size_of;
@@ -77,4 +77,39 @@ pub(crate) fn get<T: Copy + Default>(
     }
     .map_err(errno)?;
     Ok((value, len as usize))
+}
+
+/// `SECCOMP_SET_MODE_FILTER`.
+const SECCOMP_SET_MODE_FILTER: usize = 1;
+/// `SECCOMP_FILTER_FLAG_TSYNC`: every thread of the process gets it.
+const SECCOMP_FILTER_FLAG_TSYNC: usize = 1;
+
+/// `struct sock_fprog` for `seccomp(2)`.
+#[repr(C)]
+struct Fprog {
+    len: u16,
+    filter: *const ringtap_core::bpf::Instruction,
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog)`.
+/// Needs `no_new_privs` (or CAP_SYS_ADMIN).
+pub(crate) fn install_seccomp(program: &[ringtap_core::bpf::Instruction]) -> Result<(), Errno> {
+    let len = u16::try_from(program.len()).map_err(|_| Errno::INVAL)?;
+    let prog = Fprog {
+        len,
+        filter: program.as_ptr(),
+    };
+    // SAFETY: `prog` points at `len` instructions laid out as `struct
+    // sock_filter` (`Instruction` is `repr(C)` with the same fields), and
+    // both live across the call; the kernel copies the program.
+    unsafe {
+        syscall!(
+            Sysno::seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            SECCOMP_FILTER_FLAG_TSYNC,
+            &prog as *const Fprog
+        )
+    }
+    .map(drop)
+    .map_err(errno)
 }

@@ -280,7 +280,20 @@ impl Bridge {
     /// Start `ringtap bridge ARGS --stats-file ... --stats-interval 0.1` and
     /// wait until its workers run (the first stats file appears).
     pub fn start(args: &[&str]) -> Bridge {
+        Bridge::start_in(scratch_dir("bridge"), args)
+    }
+
+    /// [`Bridge::start`] with a stats directory any user may write (for
+    /// `--user`).
+    pub fn start_shared(args: &[&str]) -> Bridge {
+        use std::os::unix::fs::PermissionsExt;
         let dir = scratch_dir("bridge");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))
+            .expect("chmod scratch dir");
+        Bridge::start_in(dir, args)
+    }
+
+    fn start_in(dir: std::path::PathBuf, args: &[&str]) -> Bridge {
         let stats = dir.join("stats.json");
         let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
         let child = Command::new(ringtap_bin())

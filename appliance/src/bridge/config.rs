@@ -113,6 +113,8 @@ pub struct BridgeArgs {
     /// Send through the egress's queueing discipline (tc) instead of straight to its driver
     #[arg(long)]
     pub use_qdisc: bool,
+    #[command(flatten)]
+    pub confine: crate::confine::ConfineArgs,
     /// Forward only frames this pcap-filter expression matches; its words are joined by spaces
     #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
@@ -266,6 +268,8 @@ pub struct Config {
     pub cpus: CpuList,
     /// `PACKET_QDISC_BYPASS` on the TX rings.
     pub qdisc_bypass: bool,
+    /// Whom to become after set-up (`--user`).
+    pub user: Option<(u32, u32)>,
 }
 
 /// The host's word size and page size, found once.
@@ -415,6 +419,7 @@ pub fn resolve(
         )));
     }
     let stats_interval = seconds("--stats-interval", &args.stats_interval)?;
+    let user = crate::confine::user(&args.confine)?;
     let duration = args
         .duration
         .as_deref()
@@ -654,6 +659,7 @@ pub fn resolve(
         idle,
         cpus,
         qdisc_bypass: !args.use_qdisc,
+        user,
     })
 }
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
 use ringtap_core::geometry::{Layout, RingRequest};
 use ringtap_linux::netdev;
+use ringtap_linux::sandbox::CapabilitySet;
 use static_cell::StaticCell;
 
 pub use config::BridgeArgs;
@@ -352,12 +353,12 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
     };
     let cfg = config::resolve(args, &defaults, ports, source, sys)?;
     let cfg: &'static Config = CONFIG.init(cfg);
-    let result = forward(cfg, sys);
+    let result = forward(cfg, sys, args);
     restore_offloads(cfg);
     result
 }
 
-fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
+fn forward(cfg: &'static Config, sys: System, args: &BridgeArgs) -> Result<String, Failure> {
     let term = crate::signals::stop()?;
     let usr1 = crate::signals::usr1()?;
     let control = netdev::Control::open().map_err(|e| runtime("interface queries", e))?;
@@ -366,6 +367,13 @@ fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
         shared,
         reopens,
     } = open_workers(cfg, sys)?;
+    // Re-opening a port takes CAP_NET_RAW; putting offloads and the
+    // receive batch back at exit, CAP_NET_ADMIN.
+    let mut keep = CapabilitySet::NET_RAW;
+    if !cfg.offloads_to_restore.is_empty() || cfg.gro_batch_to_restore.is_some() {
+        keep |= CapabilitySet::NET_ADMIN;
+    }
+    crate::confine::apply(&args.confine, cfg.user, keep, "bridge")?;
     let names: Vec<String> = cfg
         .directions
         .iter()

@@ -102,7 +102,15 @@ pub fn open_tx(
     let ifindex = netdev::ifindex(name)?;
     let mut sock = PacketSocket::open(SocketType::Raw, None)?;
     sock.set_version(req.version)?;
-    sock.force_buffers((layout.mmap_len() as usize).saturating_mul(2))?;
+    let buffer = (layout.mmap_len() as usize).saturating_mul(2);
+    match sock.force_buffers(buffer) {
+        Ok(()) => {}
+        // Without CAP_NET_ADMIN (dropped after start-up, or never given):
+        // as much as net.core.wmem_max allows; a full buffer makes `send`
+        // return EAGAIN, and the frames wait in the ring for the next one.
+        Err(e) if e.errno() == rustix::io::Errno::PERM => sock.set_send_buffer(buffer)?,
+        Err(e) => return Err(e),
+    }
     sock.set_vnet_hdr(true)?;
     if qdisc_bypass {
         sock.set_qdisc_bypass(true)?;

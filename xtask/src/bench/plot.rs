@@ -86,9 +86,7 @@ pub(super) fn delivered(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> {
         let path = out_dir.join(format!("bridge-{frame_bytes}B.png"));
         draw_lines(
             &path,
-            &format!(
-                "{frame_bytes}-byte frames: delivered vs offered (medians; flood = rightmost)"
-            ),
+            &format!("{frame_bytes}-byte frames: delivered vs offered (medians, flood included)"),
             ("offered, kfps", "delivered, kfps"),
             (0.0..max, 0.0..max),
             Some(max),
