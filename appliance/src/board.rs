@@ -93,6 +93,10 @@ pub struct Ports {
     pub out: String,
     /// Receives a copy of what the bridge forwards, both directions.
     pub mirror: Option<String>,
+    /// ringtap brings ports that are down up itself (`ip link set up`)
+    /// rather than waiting for something else to.
+    #[serde(default)]
+    pub bring_up: bool,
 }
 
 /// `PACKET_VERSION` of a ring socket: in a board profile (`tpacket =

@@ -71,6 +71,9 @@ enum Failure {
     Usage(String),
     /// The system failed while running (e.g. stdout closed).
     Runtime(String),
+    /// Not now: what was waited for did not come (exit status 75,
+    /// `EX_TEMPFAIL`, for a service manager to try again later).
+    Unavailable(String),
 }
 
 impl Failure {
@@ -78,12 +81,13 @@ impl Failure {
         match self {
             Failure::Usage(_) => ExitCode::from(2),
             Failure::Runtime(_) => ExitCode::from(1),
+            Failure::Unavailable(_) => ExitCode::from(75),
         }
     }
 
     fn message(&self) -> &str {
         match self {
-            Failure::Usage(m) | Failure::Runtime(m) => m,
+            Failure::Usage(m) | Failure::Runtime(m) | Failure::Unavailable(m) => m,
         }
     }
 }

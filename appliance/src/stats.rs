@@ -104,6 +104,23 @@ impl DirectionReport {
 }
 
 impl Report {
+    /// One line for a service manager's `STATUS=`: per direction, frames
+    /// forwarded and dropped.
+    pub fn status_line(&self) -> String {
+        let parts: Vec<String> = self
+            .directions
+            .iter()
+            .map(|d| {
+                let dropped: u64 = d.dropped.values().sum::<u64>() + d.kernel_drops;
+                format!(
+                    "{} -> {}: {} forwarded, {} dropped",
+                    d.in_port, d.out, d.tx_packets, dropped
+                )
+            })
+            .collect();
+        parts.join("; ")
+    }
+
     /// JSON text for the stats file.
     pub fn to_json(&self) -> String {
         // Serialising plain structs of numbers and strings cannot fail.

@@ -6,6 +6,7 @@
 //!   the ring handles built on `ringtap-core`'s slots: [`FrameRxRing`]
 //!   (V1/V2), [`BlockRxRing`] (V3) and [`TxRing`].
 //! * [`netdev`]: interface index, MTU, link state and ethtool offloads.
+//! * [`notify`]: the service manager's readiness and watchdog messages.
 //! * [`sandbox`]: capabilities, another user, `no_new_privs` and the
 //!   seccomp allow-list, for after set-up.
 //!
@@ -16,6 +17,7 @@
 
 mod error;
 pub mod netdev;
+pub mod notify;
 mod ring;
 pub mod sandbox;
 mod socket;

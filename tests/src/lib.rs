@@ -280,7 +280,12 @@ impl Bridge {
     /// Start `ringtap bridge ARGS --stats-file ... --stats-interval 0.1` and
     /// wait until its workers run (the first stats file appears).
     pub fn start(args: &[&str]) -> Bridge {
-        Bridge::start_in(scratch_dir("bridge"), args)
+        Bridge::start_in(scratch_dir("bridge"), args, &[])
+    }
+
+    /// [`Bridge::start`] with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
+        Bridge::start_in(scratch_dir("bridge"), args, env)
     }
 
     /// [`Bridge::start`] with a stats directory any user may write (for
@@ -290,10 +295,10 @@ impl Bridge {
         let dir = scratch_dir("bridge");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))
             .expect("chmod scratch dir");
-        Bridge::start_in(dir, args)
+        Bridge::start_in(dir, args, &[])
     }
 
-    fn start_in(dir: std::path::PathBuf, args: &[&str]) -> Bridge {
+    fn start_in(dir: std::path::PathBuf, args: &[&str], env: &[(&str, &str)]) -> Bridge {
         let stats = dir.join("stats.json");
         let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
         let child = Command::new(ringtap_bin())
@@ -302,6 +307,7 @@ impl Bridge {
             .arg("--stats-file")
             .arg(&stats)
             .args(["--stats-interval", "0.1"])
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(stderr)
             .spawn()

@@ -390,7 +390,7 @@ fn no_allocation_flat_memory_and_prompt_sigterm_under_load() {
 }
 
 #[test]
-fn bad_input_exits_2_with_a_clear_message() {
+fn bad_input_exits_2_and_absent_ports_75_with_a_clear_message() {
     in_netns("bridge bad input", || {
         topology(1500, false);
         veth_pair("downa", "downb", 1500);
@@ -402,19 +402,24 @@ fn bad_input_exits_2_with_a_clear_message() {
         let garbage = garbage.to_str().unwrap().to_owned();
         let cases: &[(&[&str], i32, &str)] = &[
             (
-                &["--in", "nosuch0", "--out", "brb"],
-                2,
-                "--in nosuch0: no such interface",
+                &["--in", "nosuch0", "--out", "brb", "--wait-for-ports", "0"],
+                75,
+                "port nosuch0: no such interface after 0.0 s of waiting",
             ),
             (
-                &["--in", "bra", "--out", "nosuch1"],
-                2,
-                "--out nosuch1: no such interface",
+                &["--in", "bra", "--out", "nosuch1", "--wait-for-ports", "0"],
+                75,
+                "port nosuch1: no such interface",
             ),
             (
-                &["--in", "downa", "--out", "brb"],
+                &["--in", "downa", "--out", "brb", "--wait-for-ports", "0"],
+                75,
+                "port downa: down",
+            ),
+            (
+                &["--in", "bra", "--out", "brb", "--wait-for-ports", "-1"],
                 2,
-                "--in downa: the interface is down",
+                "--wait-for-ports",
             ),
             (&["--in", "bra", "--out", "bra"], 2, "two interfaces"),
             (

@@ -113,6 +113,9 @@ pub struct BridgeArgs {
     /// Send through the egress's queueing discipline (tc) instead of straight to its driver
     #[arg(long)]
     pub use_qdisc: bool,
+    /// Wait at most this long for a port that is missing or down at start, then exit 75 (default: as long as it takes)
+    #[arg(long, value_name = "SECS")]
+    pub wait_for_ports: Option<String>,
     #[command(flatten)]
     pub confine: crate::confine::ConfineArgs,
     /// Forward only frames this pcap-filter expression matches; its words are joined by spaces
@@ -370,14 +373,11 @@ pub(crate) fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
     parse_u32(option, text, Kind::Count)
 }
 
-/// Validate the options against the system and the defaults.
-pub fn resolve(
-    args: &BridgeArgs,
-    defaults: &Defaults,
-    default_ports: Option<(&str, &str, Option<&str>)>,
-    source: String,
-    sys: System,
-) -> Result<Config, Failure> {
+/// The bridge's ports: from the options, else from the profile.
+pub fn port_names<'a>(
+    args: &'a BridgeArgs,
+    default_ports: Option<(&'a str, &'a str, Option<&'a str>)>,
+) -> Result<(&'a str, &'a str, Option<&'a str>), Failure> {
     let in_name = match (&args.in_port, default_ports) {
         (Some(p), _) => p.as_str(),
         (None, Some((p, _, _))) => p,
@@ -400,6 +400,29 @@ pub fn resolve(
         .mirror
         .as_deref()
         .or_else(|| default_ports.and_then(|(_, _, m)| m));
+    Ok((in_name, out_name, mirror_name))
+}
+
+/// `--wait-for-ports SECS`: `None` waits as long as it takes.
+pub fn wait_limit(args: &BridgeArgs) -> Result<Option<Duration>, Failure> {
+    let Some(text) = args.wait_for_ports.as_deref() else {
+        return Ok(None);
+    };
+    if text.trim() == "0" {
+        return Ok(Some(Duration::ZERO));
+    }
+    seconds("--wait-for-ports", text).map(Some)
+}
+
+/// Validate the options against the system and the defaults.
+pub fn resolve(
+    args: &BridgeArgs,
+    defaults: &Defaults,
+    default_ports: Option<(&str, &str, Option<&str>)>,
+    source: String,
+    sys: System,
+) -> Result<Config, Failure> {
+    let (in_name, out_name, mirror_name) = port_names(args, default_ports)?;
     if in_name == out_name {
         return Err(usage(format!(
             "--in and --out are both {in_name}: a bridge needs two interfaces"

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
 use ringtap_core::geometry::{Layout, RingRequest};
 use ringtap_linux::netdev;
+use ringtap_linux::notify::Notifier;
 use ringtap_linux::sandbox::CapabilitySet;
 use static_cell::StaticCell;
 
@@ -32,6 +33,49 @@ use crate::board::Board;
 use crate::log;
 use crate::stats::{DirectionReport, MirrorReport, Report};
 use crate::Failure;
+
+/// `WATCHDOG=1` only while every worker makes progress: its loop beats at
+/// least every tick whether frames come or not, so a worker that stops
+/// beating is stuck, and systemd restarts the service.
+#[derive(Debug)]
+struct Watchdog {
+    every: Duration,
+    next: Instant,
+    beats: Vec<u64>,
+    withheld: bool,
+}
+
+impl Watchdog {
+    fn tend(&mut self, notifier: &Notifier, shared: &Shared) {
+        if Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + self.every;
+        let now: Vec<u64> = shared
+            .workers
+            .iter()
+            .map(|w| w.heartbeat.load(Ordering::Relaxed))
+            .collect();
+        let stuck: Vec<usize> = now
+            .iter()
+            .zip(&self.beats)
+            .enumerate()
+            .filter(|(_, (n, b))| n == b)
+            .map(|(i, _)| i)
+            .collect();
+        self.beats = now;
+        if stuck.is_empty() {
+            self.withheld = false;
+            let _ = notifier.notify("WATCHDOG=1");
+        } else if !self.withheld {
+            self.withheld = true;
+            log::warn(format_args!(
+                "worker(s) {stuck:?} made no progress for {:.1} s: no WATCHDOG=1 until they do",
+                self.every.as_secs_f64()
+            ));
+        }
+    }
+}
 
 /// How often the main thread looks at the interfaces.
 const HOUSEKEEPING: Duration = Duration::from_millis(100);
@@ -196,6 +240,11 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
     let control =
         || netdev::Control::open().map_err(|e| runtime("a socket for interface queries", e));
     let count = cfg.directions.len() * cfg.workers;
+    let stall_after = std::env::var("RINGTAP_TEST_STALL_WORKER")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64);
     let shared: &'static Shared = SHARED.init(Shared {
         ports,
         workers: (0..count).map(|_| WorkerShared::default()).collect(),
@@ -254,6 +303,7 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
                 idle: cfg.idle,
                 stop: &STOP,
                 heartbeat: &ws.heartbeat,
+                stall_after,
             };
             reopens.push(Reopen {
                 input: name,
@@ -351,15 +401,101 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         ),
         None => (Defaults::HOST, None, "host defaults".to_owned()),
     };
+    let term = crate::signals::stop()?;
+    let notifier = Notifier::from_env().map_err(|e| runtime("NOTIFY_SOCKET", e))?;
+    let (in_name, out_name, mirror_name) = config::port_names(args, ports)?;
+    let names: Vec<&str> = [in_name, out_name].into_iter().chain(mirror_name).collect();
+    let bring_up = board.as_ref().is_some_and(|b| b.ports.bring_up);
+    if !wait_for_ports(
+        &names,
+        config::wait_limit(args)?,
+        bring_up,
+        &term,
+        notifier.as_ref(),
+    )? {
+        return Ok("stopped while waiting for the ports".to_owned());
+    }
     let cfg = config::resolve(args, &defaults, ports, source, sys)?;
     let cfg: &'static Config = CONFIG.init(cfg);
-    let result = forward(cfg, sys, args);
+    let result = forward(cfg, sys, args, &term, notifier.as_ref());
+    if let Some(n) = &notifier {
+        let _ = n.notify("STOPPING=1");
+    }
     restore_offloads(cfg);
     result
 }
 
-fn forward(cfg: &'static Config, sys: System, args: &BridgeArgs) -> Result<String, Failure> {
-    let term = crate::signals::stop()?;
+/// Wait until every port exists and is up (bringing it up when the profile
+/// says `bring_up`), at most `limit`; `Ok(false)` when told to stop first.
+/// A port that never comes is `Failure::Unavailable` (exit status 75): the
+/// configuration may be right and the hardware late.
+fn wait_for_ports(
+    names: &[&str],
+    limit: Option<Duration>,
+    bring_up: bool,
+    term: &AtomicBool,
+    notifier: Option<&Notifier>,
+) -> Result<bool, Failure> {
+    let control = netdev::Control::open().map_err(|e| runtime("interface queries", e))?;
+    let started = Instant::now();
+    let mut reported: Vec<(String, &str)> = Vec::new();
+    loop {
+        let mut waiting = None;
+        for &name in names {
+            let why = match control.link_flags(name) {
+                Err(_) => Some("no such interface"),
+                Ok(f) if f.up => None,
+                Ok(_) if bring_up => {
+                    control.set_link_up(name, true).map_err(|e| {
+                        Failure::Runtime(format!(
+                            "cannot bring {name} up (the profile's ports.bring_up): {e}"
+                        ))
+                    })?;
+                    log::info(format_args!("brought {name} up (ports.bring_up)"));
+                    None
+                }
+                Ok(_) => Some("down"),
+            };
+            if let Some(why) = why {
+                waiting = Some((name, why));
+                break;
+            }
+        }
+        let Some((name, why)) = waiting else {
+            return Ok(true);
+        };
+        if !reported.iter().any(|(n, w)| n == name && *w == why) {
+            reported.push((name.to_owned(), why));
+            let bound = match limit {
+                Some(l) => format!("at most {} s (--wait-for-ports)", l.as_secs_f64()),
+                None => "until it comes (--wait-for-ports SECS bounds the wait)".to_owned(),
+            };
+            log::info(format_args!("waiting for port {name} ({why}), {bound}"));
+            if let Some(n) = notifier {
+                let _ = n.notify(&format!("STATUS=waiting for port {name} ({why})"));
+            }
+        }
+        if limit.is_some_and(|l| started.elapsed() >= l) {
+            return Err(Failure::Unavailable(format!(
+                "port {name}: {why} after {:.1} s of waiting (--wait-for-ports); exit status 75 \
+                 asks a service manager to try again later",
+                started.elapsed().as_secs_f64()
+            )));
+        }
+        if term.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn forward(
+    cfg: &'static Config,
+    sys: System,
+    args: &BridgeArgs,
+    term: &AtomicBool,
+    notifier: Option<&Notifier>,
+) -> Result<String, Failure> {
     let usr1 = crate::signals::usr1()?;
     let control = netdev::Control::open().map_err(|e| runtime("interface queries", e))?;
     let Opened {
@@ -407,12 +543,30 @@ fn forward(cfg: &'static Config, sys: System, args: &BridgeArgs) -> Result<Strin
             .map_err(|e| Failure::Runtime(format!("cannot start a worker thread: {e}")))?;
         threads.push(t);
     }
+    if let Some(n) = notifier {
+        let _ = n.notify(&format!("READY=1\nSTATUS=bridging {}", names.join(", ")));
+    }
+    let mut watchdog = notifier.and_then(Notifier::watchdog).map(|usec| Watchdog {
+        // Half the timeout, but no sooner than the workers beat (every
+        // tick) so a healthy worker always shows progress.
+        every: (usec / 2).max(HOUSEKEEPING * 2),
+        next: Instant::now(),
+        beats: shared
+            .workers
+            .iter()
+            .map(|w| w.heartbeat.load(Ordering::Relaxed))
+            .collect(),
+        withheld: false,
+    });
 
     let mut next_stats = Instant::now() + cfg.stats_interval;
     let mut next_check = Instant::now() + HOUSEKEEPING;
     loop {
         if term.load(Ordering::Relaxed) {
             log::info(format_args!("stopping"));
+            if let Some(n) = notifier {
+                let _ = n.notify("STOPPING=1");
+            }
             break;
         }
         if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
@@ -434,8 +588,15 @@ fn forward(cfg: &'static Config, sys: System, args: &BridgeArgs) -> Result<Strin
             housekeeping(&control, shared, &reopens);
             next_check = Instant::now() + HOUSEKEEPING;
         }
+        if let (Some(n), Some(w)) = (notifier, watchdog.as_mut()) {
+            w.tend(n, shared);
+        }
         if Instant::now() >= next_stats {
-            write_stats(cfg, &report(cfg, started, false));
+            let r = report(cfg, started, false);
+            if let Some(n) = notifier {
+                let _ = n.notify(&format!("STATUS={}", r.status_line()));
+            }
+            write_stats(cfg, &r);
             next_stats += cfg.stats_interval;
         }
         std::thread::sleep(Duration::from_millis(20));

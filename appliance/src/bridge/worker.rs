@@ -435,6 +435,9 @@ pub struct Worker {
     pub stop: &'static AtomicBool,
     /// Ticks of this worker's loop, for the main thread to see it is alive.
     pub heartbeat: &'static AtomicU64,
+    /// Test hook (`RINGTAP_TEST_STALL_WORKER=SECS`): after this long the
+    /// worker stops working and beating, as a wedged one would.
+    pub stall_after: Option<Duration>,
 }
 
 /// Forward one received frame, or count why not.
@@ -656,7 +659,15 @@ impl Worker {
         crate::alloc_count::set_data_path(true);
         let mut next_tick = Instant::now() + TICK;
         let mut last_frame = Instant::now();
+        let started = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            if self
+                .stall_after
+                .is_some_and(|after| started.elapsed() >= after)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             let taken = self.pump();
             let now = Instant::now();
             if taken > 0 {
