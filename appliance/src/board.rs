@@ -81,6 +81,10 @@ pub struct Board {
     pub replay: TxGeometry,
     /// How to emulate the board (tier 1 boards only).
     pub qemu: Option<Qemu>,
+    /// When the bridge stops or dies, the kernel forwards between its ports
+    /// (`ringtap bypass ... on`); false: nothing passes (fail-closed).
+    #[serde(default)]
+    pub fail_open: bool,
 }
 
 /// Default interfaces of a board.

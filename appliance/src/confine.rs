@@ -27,18 +27,21 @@ pub fn user(args: &ConfineArgs) -> Result<Option<(u32, u32)>, Failure> {
         .transpose()
 }
 
-/// Give up everything but `keep`, as `args` says; `mode` names ringtap's
-/// mode in the log line.
+/// Give up everything but `keep`, as `args` says (`netlink`: rtnetlink
+/// sockets stay allowed, for the bypass); `mode` names ringtap's mode in
+/// the log line.
 pub fn apply(
     args: &ConfineArgs,
     user: Option<(u32, u32)>,
     keep: CapabilitySet,
+    netlink: bool,
     mode: &str,
 ) -> Result<(), Failure> {
     sandbox::confine(&Confinement {
         keep,
         user,
         seccomp: !args.no_seccomp,
+        netlink,
     })
     .map_err(|e| {
         Failure::Runtime(format!(

@@ -7,6 +7,7 @@
 mod alloc_count;
 mod board;
 mod bridge;
+mod bypass;
 mod capture;
 mod confine;
 mod filter;
@@ -56,6 +57,8 @@ enum Mode {
     Capture(capture::CaptureArgs),
     /// Send the frames of a pcap or pcapng file out of an interface
     Replay(replay::ReplayArgs),
+    /// Let the kernel forward between two ports while ringtap does not (fail-open)
+    Bypass(bypass::BypassArgs),
     /// Print the classic BPF program of a pcap-filter expression, as tcpdump -d/-dd/-ddd
     Filter(filter::FilterArgs),
     /// Print a stats file written by `ringtap bridge --stats-file`
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Mode::Capture(args) => ("capture", capture::run(args)),
         Mode::Replay(args) => ("replay", replay::run(args)),
         Mode::Filter(args) => ("filter", filter::run(args)),
+        Mode::Bypass(args) => ("bypass", bypass::run(args)),
         Mode::Stats(args) => ("stats", stats::run(args)),
         Mode::Plan(args) => ("plan", plan::run(args)),
     };

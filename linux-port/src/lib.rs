@@ -6,6 +6,8 @@
 //!   the ring handles built on `ringtap-core`'s slots: [`FrameRxRing`]
 //!   (V1/V2), [`BlockRxRing`] (V3) and [`TxRing`].
 //! * [`netdev`]: interface index, MTU, link state and ethtool offloads.
+//! * [`bypass`]: the kernel forwards between two ports while ringtap does
+//!   not (a traffic-control redirect).
 //! * [`notify`]: the service manager's readiness and watchdog messages.
 //! * [`sandbox`]: capabilities, another user, `no_new_privs` and the
 //!   seccomp allow-list, for after set-up.
@@ -15,6 +17,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bypass;
 mod error;
 pub mod netdev;
 pub mod notify;

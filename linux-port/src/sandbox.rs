@@ -30,6 +30,9 @@ pub struct Confinement {
     pub user: Option<(u32, u32)>,
     /// Install the seccomp allow-list ([`allow_list`]).
     pub seccomp: bool,
+    /// Let the allow-list open `AF_NETLINK` sockets (to turn the fail-open
+    /// bypass on at exit).
+    pub netlink: bool,
 }
 
 /// The `CAP_*` names of a set, for messages.
@@ -112,7 +115,7 @@ pub fn confine(c: &Confinement) -> Result<()> {
         .map_err(|e| Error::new("prctl", Some("PR_SET_NO_NEW_PRIVS"), e))?;
     if c.seccomp {
         let mut buf = [Instruction::stmt(0, 0); 256];
-        let program = allow_list(&mut buf)
+        let program = allow_list(&mut buf, c.netlink)
             .map_err(|_| Error::new("seccomp", Some("SECCOMP_SET_MODE_FILTER"), Errno::INVAL))?;
         sys::install_seccomp(program)
             .map_err(|e| Error::new("seccomp", Some("SECCOMP_SET_MODE_FILTER"), e))?;
@@ -262,23 +265,32 @@ const ARCH_SPECIFIC: [u32; 25] = nrs![
 ];
 
 /// `socket(2)` only for packet sockets (rings), `AF_INET` (interface
-/// queries) and `AF_UNIX` (sd_notify).
-const SOCKET_FAMILIES: [u32; 3] = [
+/// queries), `AF_UNIX` (sd_notify) and, when asked, `AF_NETLINK` (the
+/// bypass).
+const SOCKET_FAMILIES: [u32; 4] = [
     linux_raw_sys::net::AF_PACKET,
     linux_raw_sys::net::AF_INET,
     linux_raw_sys::net::AF_UNIX,
+    linux_raw_sys::net::AF_NETLINK,
 ];
 
-/// The seccomp program ringtap runs under after set-up, written into `buf`.
+/// The seccomp program ringtap runs under after set-up, written into `buf`;
+/// `netlink` also allows rtnetlink sockets.
 pub fn allow_list(
     buf: &mut [Instruction],
+    netlink: bool,
 ) -> core::result::Result<&[Instruction], seccomp::SeccompError> {
     let mut allow = [0u32; COMMON.len() + ARCH_SPECIFIC.len()];
     allow[..COMMON.len()].copy_from_slice(&COMMON);
     allow[COMMON.len()..].copy_from_slice(&ARCH_SPECIFIC);
+    let families = if netlink {
+        &SOCKET_FAMILIES[..]
+    } else {
+        &SOCKET_FAMILIES[..3]
+    };
     let rules = [ArgRule {
         nr: linux_raw_sys::general::__NR_socket,
-        values: &SOCKET_FAMILIES,
+        values: families,
     }];
     seccomp::build(
         &Filter {
@@ -340,7 +352,7 @@ mod test {
     #[test]
     fn test_the_allow_list_builds_and_decides() {
         let mut buf = [Instruction::stmt(0, 0); 256];
-        let prog = allow_list(&mut buf).unwrap();
+        let prog = allow_list(&mut buf, false).unwrap();
         use linux_raw_sys::general as g;
         for nr in [g::__NR_read, g::__NR_sendto, g::__NR_ppoll, g::__NR_clone3] {
             assert_eq!(verdict(prog, nr, 0), seccomp::RET_ALLOW, "{nr}");
@@ -360,6 +372,12 @@ mod test {
         assert_eq!(
             verdict(prog, g::__NR_socket, linux_raw_sys::net::AF_NETLINK),
             seccomp::RET_KILL_PROCESS
+        );
+        let mut buf = [Instruction::stmt(0, 0); 256];
+        let prog = allow_list(&mut buf, true).unwrap();
+        assert_eq!(
+            verdict(prog, g::__NR_socket, linux_raw_sys::net::AF_NETLINK),
+            seccomp::RET_ALLOW
         );
     }
 

@@ -341,6 +341,12 @@ impl Bridge {
         serde_json::from_str(&text).expect("stats JSON")
     }
 
+    /// SIGKILL, as a crash would end it; waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then wait (at most 5 s, then SIGKILL and panic).
     pub fn stop(mut self) -> Stopped {
         let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");

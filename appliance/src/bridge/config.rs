@@ -116,6 +116,9 @@ pub struct BridgeArgs {
     /// Wait at most this long for a port that is missing or down at start, then exit 75 (default: as long as it takes)
     #[arg(long, value_name = "SECS")]
     pub wait_for_ports: Option<String>,
+    /// At exit, let the kernel forward between --in and --out (`ringtap bypass ... on`)
+    #[arg(long)]
+    pub fail_open: bool,
     #[command(flatten)]
     pub confine: crate::confine::ConfineArgs,
     /// Forward only frames this pcap-filter expression matches; its words are joined by spaces

@@ -415,13 +415,38 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
     )? {
         return Ok("stopped while waiting for the ports".to_owned());
     }
+    // The bypass would forward every frame a second time.
+    let bypass = ringtap_linux::bypass::state(in_name, out_name)
+        .map_err(|e| runtime(&format!("the bypass between {in_name} and {out_name}"), e))?;
+    if bypass.a_to_b || bypass.b_to_a {
+        ringtap_linux::bypass::set(in_name, out_name, false).map_err(|e| {
+            runtime(
+                &format!("turning the bypass between {in_name} and {out_name} off"),
+                e,
+            )
+        })?;
+        log::info(format_args!(
+            "the bypass between {in_name} and {out_name} was on: turned it off"
+        ));
+    }
+    let fail_open = args.fail_open || board.as_ref().is_some_and(|b| b.fail_open);
     let cfg = config::resolve(args, &defaults, ports, source, sys)?;
     let cfg: &'static Config = CONFIG.init(cfg);
-    let result = forward(cfg, sys, args, &term, notifier.as_ref());
+    let result = forward(cfg, sys, args, &term, notifier.as_ref(), fail_open);
     if let Some(n) = &notifier {
         let _ = n.notify("STOPPING=1");
     }
     restore_offloads(cfg);
+    if fail_open {
+        match ringtap_linux::bypass::set(in_name, out_name, true) {
+            Ok(()) => log::info(format_args!(
+                "fail-open: the kernel forwards between {in_name} and {out_name} now"
+            )),
+            Err(e) => log::warn(format_args!(
+                "fail-open: cannot turn the bypass between {in_name} and {out_name} on: {e}"
+            )),
+        }
+    }
     result
 }
 
@@ -495,6 +520,7 @@ fn forward(
     args: &BridgeArgs,
     term: &AtomicBool,
     notifier: Option<&Notifier>,
+    fail_open: bool,
 ) -> Result<String, Failure> {
     let usr1 = crate::signals::usr1()?;
     let control = netdev::Control::open().map_err(|e| runtime("interface queries", e))?;
@@ -509,7 +535,10 @@ fn forward(
     if !cfg.offloads_to_restore.is_empty() || cfg.gro_batch_to_restore.is_some() {
         keep |= CapabilitySet::NET_ADMIN;
     }
-    crate::confine::apply(&args.confine, cfg.user, keep, "bridge")?;
+    if fail_open {
+        keep |= CapabilitySet::NET_ADMIN;
+    }
+    crate::confine::apply(&args.confine, cfg.user, keep, fail_open, "bridge")?;
     let names: Vec<String> = cfg
         .directions
         .iter()
