@@ -12,6 +12,7 @@ mod capture;
 mod confine;
 mod filter;
 mod log;
+mod metrics;
 mod plan;
 mod replay;
 mod signals;

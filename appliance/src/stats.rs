@@ -183,17 +183,22 @@ impl Report {
 
     /// Write the file atomically: a temporary file next to it, then rename.
     pub fn write_atomically(&self, path: &Path) -> std::io::Result<()> {
-        let mut tmp = PathBuf::from(path);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "stats".to_owned());
-        tmp.set_file_name(format!(".{name}.tmp"));
         let mut text = self.to_json();
         text.push('\n');
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        write_text_atomically(path, &text)
     }
+}
+
+/// Write `text` to `path` through a temporary file beside it and a rename.
+pub fn write_text_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = PathBuf::from(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "stats".to_owned());
+    tmp.set_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Options of `ringtap stats`.

@@ -207,3 +207,107 @@ fn a_port_that_never_comes_exits_75_after_the_wait() {
         assert!(stderr.contains("waiting for port brb"), "{stderr}");
     });
 }
+
+/// The metrics file as Prometheus' own parser reads it: `name{labels}` ->
+/// value, one per line.
+fn parse_metrics(path: &std::path::Path) -> std::collections::BTreeMap<String, f64> {
+    let script = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in family.samples:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+        print(f"{s.name}{{{labels}}} {s.value}")
+"#;
+    // Debian's python, where python3-prometheus-client puts the module (a
+    // python3 earlier on PATH may be another installation).
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let out = Command::new(python)
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 (apt-get install python3-prometheus-client)");
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_owned(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_metrics_file_parses_and_agrees_with_the_stats_file() {
+    in_netns("bridge metrics", || {
+        veth_pair("gen0", "bra", 1500);
+        veth_pair("brb", "sink0", 1500);
+        let dir = std::env::temp_dir().join(format!("ringtap-metrics-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let prom = dir.join("ringtap.prom");
+        let bridge = Bridge::start(&[
+            "--in",
+            "bra",
+            "--out",
+            "brb",
+            "--both",
+            "--metrics-file",
+            prom.to_str().unwrap(),
+        ]);
+        let frames: Vec<Vec<u8>> = (0..300)
+            .map(|i| frame(i, 100 + i as usize, TEST_ETHERTYPE))
+            .collect();
+        Sender::open("gen0").send_paced(&frames, 30, Duration::from_millis(1));
+        let stopped = bridge.stop();
+        assert!(stopped.status.success(), "{}", stopped.stderr);
+        let text = std::fs::read_to_string(&prom).unwrap();
+        assert!(text.ends_with('\n'));
+        let metrics = parse_metrics(&prom);
+        for d in stopped.stats["directions"].as_array().unwrap() {
+            let dir = format!(
+                "{}->{}",
+                d["in"].as_str().unwrap(),
+                d["out"].as_str().unwrap()
+            );
+            for key in [
+                "rx_packets",
+                "tx_packets",
+                "tx_bytes",
+                "kernel_packets",
+                "kernel_drops",
+                "filtered",
+            ] {
+                let name = format!("ringtap_{key}_total{{direction={dir}}}");
+                assert_eq!(
+                    metrics.get(&name).copied(),
+                    Some(d[key].as_u64().unwrap() as f64),
+                    "{name} in {text}"
+                );
+            }
+            for (reason, n) in d["dropped"].as_object().unwrap() {
+                let name = format!("ringtap_dropped_total{{direction={dir},reason={reason}}}");
+                assert_eq!(
+                    metrics.get(&name).copied(),
+                    Some(n.as_u64().unwrap() as f64),
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(
+            metrics
+                .get("ringtap_tx_packets_total{direction=bra->brb}")
+                .copied(),
+            Some(300.0)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    });
+}

@@ -132,6 +132,11 @@ const PYTHON3_FLAKE8: Package = Package {
     name: "python3-flake8",
     programs: &[],
 };
+/// The metrics test parses `--metrics-file` with Prometheus' own parser.
+const PYTHON3_PROMETHEUS_CLIENT: Package = Package {
+    name: "python3-prometheus-client",
+    programs: &[],
+};
 const SHELLCHECK: Package = Package {
     name: "shellcheck",
     programs: &["shellcheck"],
@@ -211,6 +216,7 @@ pub const FOR_TEST: Needs = Needs {
         PYTHON3_MAGIC,
         PYTHON3_FLAKE8,
         SHELLCHECK,
+        PYTHON3_PROMETHEUS_CLIENT,
     ],
     tools: &[DEFMT_PRINT],
     msrv_toolchain: true,

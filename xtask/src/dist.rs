@@ -529,7 +529,10 @@ mod tests {
         let unit = repo_file(SYSTEMD_UNIT);
         for line in [
             "ExecStart=/usr/bin/ringtap bridge --config /etc/ringtap/board.toml $RINGTAP_ARGS",
-            "Environment=\"RINGTAP_ARGS=--fix-offloads --stats-file /run/ringtap/stats.json\"",
+            "Environment=\"RINGTAP_ARGS=--fix-offloads --stats-file /run/ringtap/stats.json \
+             --metrics-file /run/ringtap/ringtap.prom\"",
+            "Type=notify",
+            "ExecStopPost=/usr/bin/ringtap bypass --config /etc/ringtap/board.toml on --if-fail-open",
             "RuntimeDirectory=ringtap",
             "Restart=on-failure",
             "RestartPreventExitStatus=2",
@@ -549,7 +552,8 @@ mod tests {
             "DAEMON=\"ringtap\"",
             "CONFIG=\"/etc/$DAEMON/board.toml\"",
             "RUNTIME_DIR=\"/run/$DAEMON\"",
-            "RINGTAP_ARGS=\"--fix-offloads --stats-file $RUNTIME_DIR/stats.json\"",
+            "RINGTAP_ARGS=\"--fix-offloads --stats-file $RUNTIME_DIR/stats.json --metrics-file \
+             $RUNTIME_DIR/$DAEMON.prom\"",
             "\t\t\t-- bridge --config \"$CONFIG\" $RINGTAP_ARGS \\",
             "\t\tlogger -t \"$DAEMON\" -p daemon.info <\"$LOG_FIFO\" &",
         ] {
@@ -616,6 +620,11 @@ mod tests {
             std::fs::copy(bash, bin.join("ringtap")).unwrap();
             // `ringtap plan --config FILE --mode bridge` passes when FILE is.
             script(&bin.join("plan"), "[ -f \"$2\" ]\n");
+            // `ringtap bypass ...` (fail-open after each exit) is recorded.
+            script(
+                &bin.join("bypass"),
+                "echo \"bypass $*\" >>\"$TMP/bypass\"\n",
+            );
             script(
                 &bin.join("bridge"),
                 &format!(
@@ -739,6 +748,15 @@ mod tests {
         assert_eq!(h.init("stop"), (Some(0), "Stopping ringtap: OK\n".into()));
         assert_eq!(h.init("status").0, Some(3));
         assert_eq!(h.read("runs"), h.run_line().repeat(2));
+        // After each exit the profile decides whether the link fails open.
+        assert_eq!(
+            h.read("bypass"),
+            format!(
+                "bypass --config {} on --if-fail-open\n",
+                h.path("etc/board.toml").display()
+            )
+            .repeat(2)
+        );
         assert_eq!(
             h.read("log"),
             "daemon.info started 1\n\
@@ -848,5 +866,14 @@ mod tests {
         assert_eq!(h.init("stop").0, Some(0));
         assert_eq!(h.read("etc/board.toml"), "name = \"edited\"\n");
         assert_eq!(h.read("runs"), h.run_line().repeat(2));
+        // After each exit the profile decides whether the link fails open.
+        assert_eq!(
+            h.read("bypass"),
+            format!(
+                "bypass --config {} on --if-fail-open\n",
+                h.path("etc/board.toml").display()
+            )
+            .repeat(2)
+        );
     }
 }

@@ -95,6 +95,9 @@ pub struct BridgeArgs {
     /// Write the counters here as JSON (atomically), every interval and at exit
     #[arg(long, value_name = "PATH")]
     pub stats_file: Option<PathBuf>,
+    /// Write the counters here for Prometheus (node_exporter's textfile format), atomically, every interval and at exit
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// Stop after this many seconds
     #[arg(long, value_name = "SECS")]
     pub duration: Option<String>,
@@ -258,6 +261,8 @@ pub struct Config {
     pub stats_interval: Duration,
     /// Where the stats file goes.
     pub stats_file: Option<PathBuf>,
+    /// Where the Prometheus text goes.
+    pub metrics_file: Option<PathBuf>,
     /// When to stop by ourselves.
     pub duration: Option<Duration>,
     /// Offloads to switch off now and back on at exit.
@@ -677,6 +682,7 @@ pub fn resolve(
         filter,
         stats_interval,
         stats_file: args.stats_file.clone(),
+        metrics_file: args.metrics_file.clone(),
         duration,
         offloads_to_restore,
         gro_batch_to_restore,

@@ -200,6 +200,11 @@ fn write_stats(cfg: &Config, r: &Report) {
             log::warn(format_args!("cannot write {}: {e}", path.display()));
         }
     }
+    if let Some(path) = &cfg.metrics_file {
+        if let Err(e) = crate::stats::write_text_atomically(path, &crate::metrics::render(r)) {
+            log::warn(format_args!("cannot write {}: {e}", path.display()));
+        }
+    }
 }
 
 fn runtime(what: &str, e: ringtap_linux::Error) -> Failure {
