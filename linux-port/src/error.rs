@@ -48,8 +48,7 @@ impl Error {
         } else if e == Errno::NOMEM {
             "the kernel could not allocate the ring: use smaller blocks or fewer of them"
         } else if e == Errno::PERM || e == Errno::ACCESS {
-            "packet sockets need CAP_NET_RAW (and interface changes CAP_NET_ADMIN): run as \
-             root or grant the capabilities"
+            self.missing_capability()
         } else if e == Errno::AFNOSUPPORT {
             "the kernel has no AF_PACKET support (CONFIG_PACKET)"
         } else if e == Errno::BUSY {
@@ -67,6 +66,36 @@ impl Error {
         } else {
             return None;
         })
+    }
+}
+
+impl Error {
+    /// Which capability an `EPERM`/`EACCES` from this call means is missing.
+    fn missing_capability(&self) -> &'static str {
+        let option = self.option.unwrap_or("");
+        match self.call {
+            "socket" if option == "AF_PACKET" || option.is_empty() => {
+                "packet sockets need CAP_NET_RAW: run as root or grant it"
+            }
+            "netlink" | "socket" if option.starts_with("RTM_") || option == "AF_NETLINK" => {
+                "changing traffic control needs CAP_NET_ADMIN: run as root or grant it"
+            }
+            "setsockopt" if option.ends_with("FORCE") => {
+                "socket buffers beyond net.core.wmem_max/rmem_max need CAP_NET_ADMIN"
+            }
+            "ioctl" if option.starts_with("ETHTOOL_S") || option == "SIOCSIFFLAGS" => {
+                "changing an interface needs CAP_NET_ADMIN: run as root or grant it"
+            }
+            "prctl" if option.starts_with("PR_CAPBSET_DROP") => {
+                "dropping capabilities from the bounding set needs CAP_SETPCAP"
+            }
+            "setresuid" => "switching user needs CAP_SETUID",
+            "setresgid" | "setgroups" => "switching group needs CAP_SETGID",
+            _ => {
+                "this needs CAP_NET_RAW (packet sockets) or CAP_NET_ADMIN (interface and \
+                 socket buffer changes): run as root or grant the capability"
+            }
+        }
     }
 }
 
@@ -99,6 +128,16 @@ mod test {
         assert!(e.to_string().contains("qemu-user"));
         let e = Error::new("socket", None, Errno::PERM);
         assert!(e.to_string().contains("CAP_NET_RAW"));
+        let e = Error::new("setsockopt", Some("SO_SNDBUFFORCE"), Errno::PERM);
+        assert!(e.to_string().contains("need CAP_NET_ADMIN"), "{e}");
+        let e = Error::new("ioctl", Some("ETHTOOL_SGRO"), Errno::PERM);
+        assert!(
+            e.to_string()
+                .contains("changing an interface needs CAP_NET_ADMIN"),
+            "{e}"
+        );
+        let e = Error::new("setresuid", Some("CAP_SETUID"), Errno::PERM);
+        assert!(e.to_string().contains("needs CAP_SETUID"), "{e}");
         let e = Error::new("setsockopt", Some("PACKET_RX_RING"), Errno::INVAL);
         assert!(e.to_string().contains("ringtap plan"));
         assert_eq!(Error::new("x", None, Errno::AGAIN).advice(), None);

@@ -586,6 +586,24 @@ mod tests {
         assert!(out.status.success() && said.is_empty(), "{said}");
     }
 
+    /// `systemd-analyze security` rates the unit's exposure at most 2.5 (of
+    /// 10: the unit confines the service, it does not leave that to
+    /// ringtap alone).
+    #[test]
+    fn systemd_unit_exposure_is_at_most_2_5() {
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--threshold=25", "--no-pager"])
+            .arg(workspace_root().join(SYSTEMD_UNIT))
+            .output()
+            .expect("run systemd-analyze (Debian package systemd)");
+        let said = String::from_utf8_lossy(&out.stdout);
+        let level = said
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("no exposure level in {said}"));
+        assert!(out.status.success(), "{level}");
+    }
+
     /// Runs the init script with its paths moved into `tmp`, a stand-in
     /// ringtap and a `logger` that appends to a file.
     struct InitHarness {
