@@ -726,6 +726,8 @@ fn refused(origin: &str, section: &str, e: &GeometryError) -> BoardError {
         | E::FrameCountMismatch { .. }
         | E::FramesWithoutBlocks { .. } => "block_nr",
         E::TxRetireTimeout { .. } | E::TxPrivateArea { .. } | E::TxFeatureWord { .. } => "tpacket",
+        // A profile's rings carry no reserve (always 0): named for completeness.
+        E::ReserveTooLarge { .. } => "reserve",
     };
     invalid(
         origin,

@@ -481,6 +481,7 @@ fn validate_computing_frame_nr(
 fn refused(e: GeometryError) -> Failure {
     use GeometryError as E;
     let options = match e {
+        E::ReserveTooLarge { .. } => "--reserve",
         E::BlockSizeNotPositive { .. } => "--block-size",
         E::BlockSizeNotPageAligned { .. } => "--block-size, --page-size",
         E::BlockTooSmallForV3 { .. } => "--block-size, --sizeof-priv, --reserve",
