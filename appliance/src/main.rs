@@ -8,6 +8,7 @@ mod alloc_count;
 mod board;
 mod bridge;
 mod capture;
+mod files;
 mod log;
 mod plan;
 mod replay;
@@ -83,6 +84,14 @@ fn main() -> ExitCode {
         Mode::Plan(args) => ("plan", plan::run(args)),
     };
     let result = result.and_then(|text| {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if files::stdout_was_closed() {
+            return Err(Failure::Runtime(format!(
+                "standard output is closed: nothing to print this to:\n{text}"
+            )));
+        }
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())

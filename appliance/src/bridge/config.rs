@@ -26,6 +26,9 @@ use crate::Failure;
 pub const MAX_WORKERS: usize = 16;
 /// The longest classic BPF program the kernel takes (`BPF_MAXINSNS`).
 pub const MAX_FILTER_LEN: usize = 4096;
+/// The longest `--filter` file read: `tcpdump -ddd` text of the longest
+/// program is about 110 KiB.
+const MAX_FILTER_FILE: u64 = 256 << 10;
 /// TX frames per egress ring for the standard MTU; fewer for jumbo frames.
 const TX_RING_BYTES: u32 = 2 << 20;
 const TX_BLOCK_SIZE: u32 = 64 << 10;
@@ -89,6 +92,9 @@ pub struct BridgeArgs {
     /// Write the counters here as JSON (atomically), every interval and at exit
     #[arg(long, value_name = "PATH")]
     pub stats_file: Option<PathBuf>,
+    /// Mode of the stats file, exactly (default: 0640 less the umask)
+    #[arg(long, value_name = "OCTAL")]
+    pub mode: Option<String>,
     /// Stop after this many seconds
     #[arg(long, value_name = "SECS")]
     pub duration: Option<String>,
@@ -239,8 +245,6 @@ pub struct Config {
     pub filter: Option<heapless::Vec<Instruction, MAX_FILTER_LEN>>,
     /// How often the stats file is rewritten.
     pub stats_interval: Duration,
-    /// Where the stats file goes.
-    pub stats_file: Option<PathBuf>,
     /// When to stop by ourselves.
     pub duration: Option<Duration>,
     /// Offloads to switch off now and back on at exit.
@@ -364,7 +368,7 @@ pub(crate) fn load_filter(
     user_space: bool,
 ) -> Result<heapless::Vec<Instruction, MAX_FILTER_LEN>, Failure> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(path, MAX_FILTER_FILE)
         .map_err(|e| usage(format!("--filter {shown}: cannot read the file: {e}")))?;
     let mut program = [Instruction::stmt(0, 0); MAX_FILTER_LEN];
     let parsed = bpf::parse_ddd(&text, &mut program)
@@ -662,7 +666,6 @@ pub fn resolve(
         rx_layout,
         filter,
         stats_interval,
-        stats_file: args.stats_file.clone(),
         duration,
         offloads_to_restore,
         gro_batch_to_restore,

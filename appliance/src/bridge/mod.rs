@@ -28,6 +28,7 @@ use watch::{Handoff, PortState};
 use worker::{Egress, Ingress, Worker};
 
 use crate::board::Board;
+use crate::files::{FileMode, Target};
 use crate::log;
 use crate::stats::{DirectionReport, MirrorReport, Report};
 use crate::Failure;
@@ -149,11 +150,47 @@ fn report(cfg: &Config, started: Instant, final_: bool) -> Report {
     }
 }
 
-fn write_stats(cfg: &Config, r: &Report) {
-    if let Some(path) = &cfg.stats_file {
-        if let Err(e) = r.write_atomically(path) {
-            log::warn(format_args!("cannot write {}: {e}", path.display()));
+/// The `--stats-file`, checked before any socket is opened.
+#[derive(Debug)]
+struct StatsFile {
+    target: Target,
+    mode: FileMode,
+    /// The last write failed (warned about once, until one succeeds).
+    failing: bool,
+}
+
+impl StatsFile {
+    fn open(args: &BridgeArgs) -> Result<Option<StatsFile>, Failure> {
+        let mode = FileMode::from_option(args.mode.as_deref(), crate::files::STATS_MODE)?;
+        let Some(path) = &args.stats_file else {
+            return Ok(None);
+        };
+        let stats = |e: crate::files::FileError| e.into_failure("--stats-file");
+        let target = Target::new(path).map_err(stats)?;
+        target.check_replaceable().map_err(stats)?;
+        Ok(Some(StatsFile {
+            target,
+            mode,
+            failing: false,
+        }))
+    }
+
+    /// Rewrite the file; a failure is a warning, once.
+    fn update(&mut self, r: &Report) {
+        match r.write_to(&self.target, self.mode) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                log::warn(format_args!("cannot write the stats file: {e}"));
+            }
+            Err(_) => {}
         }
+    }
+}
+
+fn write_stats(stats: &mut Option<StatsFile>, r: &Report) {
+    if let Some(s) = stats {
+        s.update(r);
     }
 }
 
@@ -350,14 +387,19 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         ),
         None => (Defaults::HOST, None, "host defaults".to_owned()),
     };
+    let stats = StatsFile::open(args)?;
     let cfg = config::resolve(args, &defaults, ports, source, sys)?;
     let cfg: &'static Config = CONFIG.init(cfg);
-    let result = forward(cfg, sys);
+    let result = forward(cfg, sys, stats);
     restore_offloads(cfg);
     result
 }
 
-fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
+fn forward(
+    cfg: &'static Config,
+    sys: System,
+    mut stats: Option<StatsFile>,
+) -> Result<String, Failure> {
     let term = crate::signals::stop()?;
     let usr1 = crate::signals::usr1()?;
     let control = netdev::Control::open().map_err(|e| runtime("interface queries", e))?;
@@ -427,7 +469,7 @@ fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
             next_check = Instant::now() + HOUSEKEEPING;
         }
         if Instant::now() >= next_stats {
-            write_stats(cfg, &report(cfg, started, false));
+            write_stats(&mut stats, &report(cfg, started, false));
             next_stats += cfg.stats_interval;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -438,9 +480,21 @@ fn forward(cfg: &'static Config, sys: System) -> Result<String, Failure> {
         crashed |= t.join().is_err();
     }
     let last = report(cfg, started, true);
-    write_stats(cfg, &last);
     if crashed {
+        write_stats(&mut stats, &last);
         return Err(Failure::Runtime("a worker thread failed".into()));
+    }
+    if let Some(s) = &stats {
+        // The final counters are the ones that matter: not written is a
+        // failure, with the counters on stderr instead.
+        s.target
+            .replace_with(last.to_json().as_bytes(), s.mode)
+            .map_err(|e| {
+                Failure::Runtime(format!(
+                    "cannot write the final stats file: {e}\n{}",
+                    last.render()
+                ))
+            })?;
     }
     Ok(last.render())
 }
