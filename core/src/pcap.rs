@@ -225,6 +225,11 @@ impl<W: Write> PcapWriter<W> {
         self.bytes
     }
 
+    /// The writer, to look at.
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
     /// The writer, e.g. to flush it.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.w

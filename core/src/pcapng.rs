@@ -398,6 +398,11 @@ impl<W: Write> PcapngWriter<W> {
         self.interfaces
     }
 
+    /// The writer, to look at.
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
     /// The writer, e.g. to flush it.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.w
