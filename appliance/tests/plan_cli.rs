@@ -137,6 +137,20 @@ fn every_rule_exits_2_and_names_itself() {
             "v3-tx-no-feature-word",
             "--feature-req",
         ),
+        // PACKET_RESERVE above INT_MAX: setsockopt refuses it, even with a
+        // request that frees the ring.
+        (
+            "--tpacket v2 --ring rx --block-size 4096 --block-nr 1 --frame-size 2048 \
+             --reserve 2147483648",
+            "reserve-max",
+            "--reserve",
+        ),
+        (
+            "--tpacket v3 --ring rx --block-size 4096 --block-nr 0 --frame-size 2048 \
+             --frame-nr 0 --reserve 0xffffffff",
+            "reserve-max",
+            "--reserve",
+        ),
     ];
     for (args, rule, option) in cases {
         let out = plan(args);
