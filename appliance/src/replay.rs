@@ -409,15 +409,14 @@ impl Transmitter {
                 FINISH
             };
         loop {
-            self.kick_once()?;
+            self.kick(signals)?;
             if self.queued() == 0 || Instant::now() >= deadline {
                 break;
             }
+            // Not a poll for POLLOUT: a packet socket reports it while the
+            // send buffer has room, however full the ring is.
             let left = deadline.saturating_duration_since(Instant::now());
-            signals.wait(
-                Some((self.port.sock.as_fd(), PollFlags::OUT)),
-                left.min(Duration::from_millis(10)),
-            )?;
+            signals.wait(None, left.min(RETRY_WAIT))?;
         }
         self.counts.unsent = u64::from(self.queued());
         Ok(())

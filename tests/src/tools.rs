@@ -527,6 +527,17 @@ impl Replay {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGTERM; returns when it was sent.
+    pub fn terminate(&self) -> Instant {
+        send_signal(&self.child, rustix::process::Signal::TERM);
+        Instant::now()
+    }
+
     /// Whether it has exited.
     pub fn has_exited(&mut self) -> bool {
         self.child.try_wait().expect("wait").is_some()
