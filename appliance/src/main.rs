@@ -42,7 +42,7 @@ enum Mode {
     Capture(capture::CaptureArgs),
     /// Send the frames of a pcap or pcapng file out of an interface
     Replay(replay::ReplayArgs),
-    /// Print a stats file written by `ringtap bridge --stats-file`
+    /// Print a stats file written by `ringtap bridge` or `ringtap capture --stats-file`
     Stats(stats::StatsArgs),
     /// Check a ring request against the kernel's rules and print its layout
     Plan(plan::PlanArgs),

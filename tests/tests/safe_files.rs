@@ -198,6 +198,12 @@ fn device_nodes_fifos_and_directories_are_never_replaced() {
                 "fifo" => Command::new("mkfifo").arg(&node).status(),
                 _ => Command::new("mkdir").arg(&node).status(),
             };
+            if kind == "char" && !made.as_ref().is_ok_and(|s| s.success()) {
+                // A user namespace (`cargo xtask test` without root) may not
+                // make device nodes.
+                println!("SKIPPED {which}, a {kind} at {name}: mknod needs root: {made:?}");
+                continue;
+            }
             assert!(made.unwrap().success(), "cannot make a {kind} at {name}");
             let before = std::fs::symlink_metadata(&node).unwrap();
             let ran = run(&scratch, "022", &args(which, &scratch.dir, &[]));
