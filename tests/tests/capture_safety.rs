@@ -2,9 +2,10 @@
 //! (issue 12), each case in a private namespace against the real kernel,
 //! the files judged by tcpdump and tshark:
 //!
-//! - a capture that cannot start (a bad option, no CAP_NET_RAW, its stats
-//!   file being the capture file, a closed standard output) says so and
-//!   leaves an older file at its name as it was;
+//! - a capture that cannot start (a bad option, a FIFO as its filter, no
+//!   CAP_NET_RAW, its stats file being the capture file, a closed standard
+//!   output) says so at once and leaves an older file at its name as it
+//!   was;
 //! - SIGUSR1 prints the counters and SIGHUP starts a new file, neither
 //!   ends the capture;
 //! - a full disk stops the capture at once, with a file that ends on its
@@ -142,6 +143,15 @@ fn a_capture_that_cannot_start_leaves_older_files_alone() {
                 Some("old.pcapng"),
             ),
             (
+                "--filter is a FIFO (nobody writes to it)",
+                "old.pcapng",
+                vec!["--filter", "fifo"],
+                Launch::Plain,
+                2,
+                "it is a FIFO, not a regular file",
+                Some("old.pcapng"),
+            ),
+            (
                 "no CAP_NET_RAW",
                 "old.pcapng",
                 vec![],
@@ -168,6 +178,11 @@ fn a_capture_that_cannot_start_leaves_older_files_alone() {
                 std::fs::write(d.join(f), PRECIOUS).unwrap();
             }
             std::fs::hard_link(d.join("old.pcapng"), d.join("hard.json")).unwrap();
+            assert!(Command::new("mkfifo")
+                .arg(d.join("fifo"))
+                .status()
+                .unwrap()
+                .success());
             let write = if write == "-" {
                 write.to_owned()
             } else {
