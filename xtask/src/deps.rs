@@ -163,9 +163,10 @@ pub struct Needs {
 
 /// Everything `cargo xtask test` uses, for all of its steps: fmt and clippy
 /// (components), unit and netns (tcpdump, tshark, netsniff-ng, ethtool,
-/// iproute2, util-linux, mount (a small tmpfs to fill), defmt-print), msrv (the old toolchain), arm
-/// (targets, qemu-user, the armv7 cross gcc and C library), boards (what
-/// `build` needs) and vm (what the simulation needs).
+/// iproute2, util-linux, mount (a small tmpfs to fill), defmt-print), msrv
+/// (the old toolchain), arm (targets, qemu-user, the armv7 cross gcc and C
+/// library), boards (what `build` needs) and vm (what the simulation
+/// needs).
 pub const FOR_TEST: Needs = Needs {
     components: &["rustfmt", "clippy"],
     targets: ARM_TARGETS,
