@@ -48,6 +48,7 @@ interfaces and sections, either byte order), streamed: memory stays the same
 whatever the file's size. A regular file is checked completely before the
 first frame is sent; standard input (--read -) or a FIFO is read once, so it
 cannot be looped and damage found on the way stops the replay there.
+SIGUSR1 prints the counters so far.
 
 Exit status: 0 when every frame went out (frames skipped as too long or too
 short for the port, or cut short in the file with --skip-truncated, are
@@ -290,12 +291,23 @@ struct Retained {
 struct Transmitter {
     port: TxPort,
     name: String,
+    /// The port's MTU.
+    mtu: u32,
+    /// `--skip-truncated`.
+    skip_truncated: bool,
     counts: Counts,
     retained: Option<Retained>,
     started: Instant,
 }
 
 impl Transmitter {
+    /// SIGUSR1: print the counters so far.
+    fn report_if_asked(&self, signals: &Signals) {
+        if signals.take_usr1() {
+            crate::log::info(format_args!("counters: {}", report(self).trim_end()));
+        }
+    }
+
     fn queued(&mut self) -> u32 {
         self.port.ring.tx().map_or(0, |r| r.queued())
     }
@@ -446,6 +458,7 @@ fn wait_until(
         if signals.stopping() {
             return Ok(false);
         }
+        tx.report_if_asked(signals);
         let left = due.map_or(Duration::MAX, |d| {
             d.saturating_duration_since(Instant::now())
         });
@@ -526,6 +539,8 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let mut tx = Transmitter {
         port,
         name: out_name,
+        mtu: out.mtu,
+        skip_truncated: args.skip_truncated,
         counts: Counts::default(),
         retained: None,
         started: Instant::now(),
@@ -534,12 +549,10 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
         pace,
         loops,
         limit: count.unwrap_or(u64::MAX),
-        skip_truncated: args.skip_truncated,
-        mtu: out.mtu,
     };
     let outcome = send(&plan, &input, &mut buf, &mut tx, &signals);
     tx.finish(&signals)?;
-    let line = report(&tx, &plan);
+    let line = report(&tx);
     let failure = match outcome {
         Err(e) => Some(e),
         Ok(()) => {
@@ -577,9 +590,6 @@ struct Plan {
     loops: u64,
     /// Frames to send at most.
     limit: u64,
-    skip_truncated: bool,
-    /// The egress port's MTU.
-    mtu: u32,
 }
 
 /// Play the file as `plan` says.
@@ -590,13 +600,8 @@ fn send(
     tx: &mut Transmitter,
     signals: &Signals,
 ) -> Result<(), Failure> {
-    let Plan {
-        pace,
-        loops,
-        limit,
-        skip_truncated,
-        mtu,
-    } = *plan;
+    let Plan { pace, loops, limit } = *plan;
+    let (mtu, skip_truncated) = (tx.mtu, tx.skip_truncated);
     let (mut queued, mut queued_bytes) = (0u64, 0u64);
     let start = Instant::now();
     // Where the current pass of --timing original starts.
@@ -628,6 +633,7 @@ fn send(
             if queued >= limit || signals.stopping() {
                 break 'passes;
             }
+            tx.report_if_asked(signals);
             let c = &mut tx.counts;
             if (data.len() as u64) < u64::from(orig_len) {
                 c.truncated += 1;
@@ -679,7 +685,7 @@ fn send(
 }
 
 /// The `sent ...` line.
-fn report(tx: &Transmitter, plan: &Plan) -> String {
+fn report(tx: &Transmitter) -> String {
     let c = &tx.counts;
     let took = tx.started.elapsed().as_secs_f64();
     let mut line = format!(
@@ -699,12 +705,12 @@ fn report(tx: &Transmitter, plan: &Plan) -> String {
     };
     part(
         c.too_long,
-        &format!("skipped: longer than the MTU allows (MTU {})", plan.mtu),
+        &format!("skipped: longer than the MTU allows (MTU {})", tx.mtu),
     );
     part(c.too_short, "skipped: shorter than an Ethernet header");
     part(
         c.truncated,
-        if plan.skip_truncated {
+        if tx.skip_truncated {
             "skipped: cut short in the file (--skip-truncated)"
         } else {
             "sent cut short: the file holds less than the original frame"

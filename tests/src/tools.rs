@@ -532,6 +532,16 @@ impl Replay {
         self.child.id()
     }
 
+    /// Send it `signal` (and go on).
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        send_signal(&self.child, signal);
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
     /// Send SIGTERM; returns when it was sent.
     pub fn terminate(&self) -> Instant {
         send_signal(&self.child, rustix::process::Signal::TERM);
