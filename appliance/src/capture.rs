@@ -323,9 +323,10 @@ fn check_names(
     let stats_id = stats
         .existing()
         .map_err(|e| e.into_failure("--stats-file"))?;
+    let same_dir = names.first().is_some_and(|n| n.same_dir(stats));
     for name in &names {
         let same_inode = stats_id.is_some() && name.existing().map_err(write)? == stats_id;
-        if name.same_entry(stats) || same_inode {
+        if (same_dir && name.name() == stats.name()) || same_inode {
             return Err(Failure::Usage(format!(
                 "--stats-file {} is the capture file {} [rule: the stats file and the capture \
                  files must be different files]",

@@ -253,10 +253,10 @@ impl Target {
         Ok(self.stat()?.as_ref().map(FileId::from))
     }
 
-    /// Whether two targets name the same directory entry: the same
-    /// directory (by device and inode) and the same name.
-    pub fn same_entry(&self, other: &Target) -> bool {
-        self.name == other.name && FileId::of(&*self.dir) == FileId::of(&*other.dir)
+    /// Whether two targets are in the same directory (by device and
+    /// inode, whatever path led there).
+    pub fn same_dir(&self, other: &Target) -> bool {
+        FileId::of(&*self.dir) == FileId::of(&*other.dir)
     }
 
     /// Ok when the name is free or holds a regular file, which a new file
@@ -588,15 +588,16 @@ mod test {
     }
 
     #[test]
-    fn test_same_entry_and_identity() {
+    fn test_same_dir_and_identity() {
         let dir = scratch("same");
         std::fs::create_dir(dir.join("real")).unwrap();
         std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
         let a = Target::new(&dir.join("real/x")).unwrap();
         let b = Target::new(&dir.join("link/x")).unwrap();
         let c = Target::new(&dir.join("real/y")).unwrap();
-        assert!(a.same_entry(&b));
-        assert!(!a.same_entry(&c));
+        assert!(a.same_dir(&b) && a.name() == b.name());
+        assert!(a.same_dir(&c) && a.name() != c.name());
+        assert!(!a.same_dir(&Target::new(&dir.join("x")).unwrap()));
         assert_eq!(a.existing().unwrap(), None);
         std::fs::write(dir.join("real/x"), "").unwrap();
         std::fs::hard_link(dir.join("real/x"), dir.join("real/y")).unwrap();

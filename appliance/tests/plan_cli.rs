@@ -242,3 +242,24 @@ fn version_and_help() {
     // No mode is a usage error.
     assert_eq!(ringtap(&[]).status.code(), Some(2));
 }
+
+#[test]
+fn closed_stdout_is_an_error() {
+    // The Rust runtime opens /dev/null in place of a closed fd 1, where
+    // the plan would vanish; ringtap notices the fd was closed.
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$@\" >&-", "sh"])
+        .arg(env!("CARGO_BIN_EXE_ringtap"))
+        .args(["plan", "--page-size", "4096", "--kernel-word", "64"])
+        .args(["--tpacket", "v3", "--ring", "rx", "--block-size", "128K"])
+        .args(["--block-nr", "16", "--frame-size", "2048"])
+        .output()
+        .expect("run the ringtap binary");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("ringtap plan: standard output is closed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PACKET_RX_RING, TPACKET_V3"), "{stderr}");
+}
