@@ -47,6 +47,9 @@ const PROFILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The longest profile file read (the shipped ones are about 2 KiB).
+pub const MAX_PROFILE_BYTES: u64 = 256 << 10;
+
 /// A board profile (`board.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -365,12 +368,14 @@ impl Board {
         Ok(board)
     }
 
-    /// A profile from a file of the `board.toml` format.
+    /// A profile from a file of the `board.toml` format (a regular file of
+    /// at most [`MAX_PROFILE_BYTES`]).
     pub fn from_file(path: &Path) -> Result<Board, BoardError> {
-        let text = std::fs::read_to_string(path).map_err(|e| BoardError::Read {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let text =
+            crate::files::read_text(path, MAX_PROFILE_BYTES).map_err(|e| BoardError::Read {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         Board::parse(&text, &path.display().to_string())
     }
 
@@ -734,6 +739,8 @@ fn refused(origin: &str, section: &str, e: &GeometryError) -> BoardError {
         | E::FrameCountMismatch { .. }
         | E::FramesWithoutBlocks { .. } => "block_nr",
         E::TxRetireTimeout { .. } | E::TxPrivateArea { .. } | E::TxFeatureWord { .. } => "tpacket",
+        // A profile's rings carry no reserve (always 0): named for completeness.
+        E::ReserveTooLarge { .. } => "reserve",
     };
     invalid(
         origin,

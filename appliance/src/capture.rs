@@ -7,40 +7,50 @@
 //! carries `TP_STATUS_LOSING`, the drops are read from `PACKET_STATISTICS`
 //! at once and written into that frame's `epb_dropcount`, so the file says
 //! where frames are missing.
+//!
+//! The file is what must not be lost ([`output`]): it is created (and its
+//! headers written) before the capture socket, under a temporary name that
+//! replaces an older file only once the capture runs; a write error stops
+//! the capture at once, leaves the file ending on its last whole record and
+//! says how many frames that is and how many were lost (exit status 1).
+//! SIGHUP starts a new file, SIGUSR1 prints the counters.
+
+mod output;
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use embedded_io_adapters::std::FromStd;
 use ringtap_core::bpf::Instruction;
 use ringtap_core::geometry::{Layout, RingKind, RingRequest, TpacketVersion};
 use ringtap_core::loss::LossLedger;
-use ringtap_core::pcap::{PcapWriter, LINKTYPE_ETHERNET};
-use ringtap_core::pcapng::PcapngWriter;
 use ringtap_core::status::RxStatus;
 use ringtap_core::vlan::{self, Tag};
 use ringtap_linux::{FrameInfo, PacketSocket};
-use serde::Serialize;
+use rustix::event::PollFlags;
+use rustix::fd::AsFd as _;
 
 use crate::board::{Board, Tpacket};
 use crate::bridge::config::{self, parse_count, rx_room, seconds};
 use crate::bridge::port::{self, RxPort};
+use crate::files::{FileError, FileMode, Target};
 use crate::filter::{self as filters, Filter};
 use crate::log;
 use crate::plan::{parse_u32, refused_by, Kind};
+use crate::signals::Signals;
+use crate::stats::{CaptureReport, Loss};
 use crate::Failure;
+use output::{Output, OutputError, Settings};
 
 /// Loss positions kept for the stats file.
 const MAX_LOSS_ENTRIES: usize = 4096;
 /// Loss positions printed at exit.
 const PRINTED_LOSSES: usize = 20;
-/// Room a file needs beyond a packet for the blocks that close it.
-const CLOSING_ROOM: u64 = 128;
-/// Output buffer: large enough that the kernel sees few, large writes.
-const OUTPUT_BUFFER: usize = 1 << 20;
+/// Files a rotating capture may keep.
+const MAX_ROTATE_FILES: u32 = 100_000;
+/// How often the stats file is rewritten.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,7 +75,15 @@ for KiB and MiB: tcpdump -C 16 is about -C 15M here.
 
 Frames the kernel dropped (ring full) are recorded where they happened: the
 next frame in the file carries the count (pcapng epb_dropcount; tshark shows
-it as frame.drop_count), and the stats output lists the positions.";
+it as frame.drop_count), and the stats output lists the positions.
+
+Files are created with mode 0600 (the stats file 0640) less the umask, or
+exactly --mode. An existing file at PATH is replaced once the capture runs,
+never through a symbolic link; anything but a regular file there is refused.
+A write error (a full disk) stops the capture with exit status 1: the file
+ends on its last whole frame, and a summary says how many frames it holds.
+SIGHUP starts a new file (the next one when rotating; a new PATH when the old
+one was moved away, as logrotate does); SIGUSR1 prints the counters.";
 
 /// Options of `ringtap capture`.
 #[derive(Debug, Args)]
@@ -98,7 +116,7 @@ pub struct CaptureArgs {
     /// Start a new file when the current one would exceed BYTES
     #[arg(short = 'C', long, value_name = "BYTES", requires = "rotate_files")]
     pub rotate_size: Option<String>,
-    /// Keep at most N files: PATH.0 ... PATH.N-1, the oldest overwritten
+    /// Keep at most N files: PATH.0 ... PATH.N-1, the oldest overwritten (N up to 100000)
     #[arg(short = 'W', long, value_name = "N", requires = "rotate_size")]
     pub rotate_files: Option<String>,
     /// RX ring version (default: the board's, else v3)
@@ -116,6 +134,9 @@ pub struct CaptureArgs {
     /// Write counters and loss positions here as JSON (every second and at exit)
     #[arg(long, value_name = "PATH")]
     pub stats_file: Option<PathBuf>,
+    /// Mode of the files written, exactly (default: 0600, the stats file 0640, less the umask)
+    #[arg(long, value_name = "OCTAL")]
+    pub mode: Option<String>,
     /// Ring geometry and port from a built-in board profile
     #[arg(long, value_name = "NAME", conflicts_with = "config")]
     pub board: Option<String>,
@@ -125,171 +146,6 @@ pub struct CaptureArgs {
     /// Capture only frames this pcap-filter expression matches; its words are joined by spaces
     #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
-}
-
-/// Where frames were lost: `lost` frames before frame number `before_frame`.
-#[derive(Debug, Clone, Copy, Serialize)]
-struct Loss {
-    before_frame: u64,
-    lost: u64,
-}
-
-/// The stats file.
-#[derive(Debug, Serialize)]
-struct CaptureReport<'a> {
-    interface: &'a str,
-    captured: u64,
-    bytes: u64,
-    kernel_packets: u64,
-    kernel_drops: u64,
-    drops_attached: u64,
-    drops_after_last_frame: u64,
-    loss: &'a [Loss],
-    files: &'a [String],
-    #[serde(rename = "final")]
-    final_: bool,
-    uptime_s: f64,
-}
-
-/// The output file (or standard output), with rotation.
-enum Sink {
-    File(std::fs::File),
-    Stdout(std::io::Stdout),
-}
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Sink::File(f) => f.write(buf),
-            Sink::Stdout(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Sink::File(f) => f.flush(),
-            Sink::Stdout(s) => s.flush(),
-        }
-    }
-}
-
-type Out = FromStd<std::io::BufWriter<Sink>>;
-
-enum Writer {
-    Pcapng(PcapngWriter<Out>),
-    Pcap(PcapWriter<Out>),
-}
-
-struct Output {
-    format: Format,
-    path: Option<PathBuf>,
-    rotate: Option<(u64, u32)>,
-    index: u32,
-    files: Vec<String>,
-    writer: Option<Writer>,
-    ifname: String,
-    snaplen: u32,
-}
-
-fn io_failure(what: &str, e: std::io::Error) -> Failure {
-    Failure::Runtime(format!("{what}: {e}"))
-}
-
-impl Output {
-    fn file_name(&self) -> Option<PathBuf> {
-        let path = self.path.as_ref()?;
-        Some(match self.rotate {
-            Some(_) => {
-                let mut p = path.clone().into_os_string();
-                p.push(format!(".{}", self.index));
-                PathBuf::from(p)
-            }
-            None => path.clone(),
-        })
-    }
-
-    /// Start a file: its header, and for pcapng the interface.
-    fn open(&mut self) -> Result<(), Failure> {
-        let sink = match self.file_name() {
-            Some(name) => {
-                let f = std::fs::File::create(&name)
-                    .map_err(|e| io_failure(&format!("cannot create {}", name.display()), e))?;
-                let shown = name.display().to_string();
-                if !self.files.contains(&shown) {
-                    self.files.push(shown);
-                }
-                Sink::File(f)
-            }
-            None => Sink::Stdout(std::io::stdout()),
-        };
-        let out = FromStd::new(std::io::BufWriter::with_capacity(OUTPUT_BUFFER, sink));
-        let failed = |e: std::io::Error| io_failure("cannot write the capture header", e);
-        self.writer = Some(match self.format {
-            Format::Pcapng => {
-                let app = concat!("ringtap ", env!("CARGO_PKG_VERSION"));
-                let mut w = PcapngWriter::new(out, app).map_err(failed)?;
-                w.add_interface(&self.ifname, LINKTYPE_ETHERNET as u16, self.snaplen)
-                    .map_err(failed)?;
-                Writer::Pcapng(w)
-            }
-            Format::Pcap => {
-                Writer::Pcap(PcapWriter::new(out, self.snaplen, LINKTYPE_ETHERNET).map_err(failed)?)
-            }
-        });
-        Ok(())
-    }
-
-    fn bytes_written(&self) -> u64 {
-        match &self.writer {
-            Some(Writer::Pcapng(w)) => w.bytes_written(),
-            Some(Writer::Pcap(w)) => w.bytes_written(),
-            None => 0,
-        }
-    }
-
-    /// End the current file: statistics (pcapng), flush.
-    fn close(&mut self, ts_ns: u64, ledger: &LossLedger) -> Result<(), Failure> {
-        let failed = |e: std::io::Error| io_failure("cannot finish the capture file", e);
-        match self.writer.take() {
-            Some(Writer::Pcapng(mut w)) => {
-                w.write_statistics(0, ts_ns, ledger.received(), ledger.dropped())
-                    .map_err(failed)?;
-                w.into_inner().into_inner().flush().map_err(failed)
-            }
-            Some(Writer::Pcap(w)) => w.into_inner().into_inner().flush().map_err(failed),
-            None => Ok(()),
-        }
-    }
-
-    fn packet(
-        &mut self,
-        ts_ns: u64,
-        orig_len: u32,
-        data: &[u8],
-        dropped_before: Option<u64>,
-        ledger: &LossLedger,
-    ) -> Result<(), Failure> {
-        if let Some((limit, files)) = self.rotate {
-            let need = self.bytes_written() + 64 + data.len() as u64 + CLOSING_ROOM;
-            if need > limit {
-                self.close(ts_ns, ledger)?;
-                self.index = (self.index + 1) % files;
-                self.open()?;
-            }
-        }
-        let failed = |e: std::io::Error| io_failure("cannot write a frame", e);
-        match self.writer.as_mut() {
-            Some(Writer::Pcapng(w)) => w
-                .write_packet(0, ts_ns, orig_len, data, dropped_before)
-                .map(drop)
-                .map_err(failed),
-            Some(Writer::Pcap(w)) => w
-                .write_packet(ts_ns, orig_len, data)
-                .map(drop)
-                .map_err(failed),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Everything but the ring: what is written and counted.
@@ -318,7 +174,12 @@ impl State {
 
     /// Write one frame, its VLAN tag put back, with the drops since the
     /// previous frame.
-    fn frame(&mut self, sock: &PacketSocket, info: &FrameInfo, data: &[u8]) -> Result<(), Failure> {
+    fn frame(
+        &mut self,
+        sock: &PacketSocket,
+        info: &FrameInfo,
+        data: &[u8],
+    ) -> Result<(), OutputError> {
         if self.done() {
             return Ok(());
         }
@@ -358,11 +219,30 @@ impl State {
             &ledger,
         )
     }
+
+    fn report(&self, name: &str, started: Instant, final_: bool) -> CaptureReport {
+        CaptureReport {
+            interface: name.to_owned(),
+            captured: self.captured,
+            bytes: self.bytes,
+            written: self.output.written(),
+            cut_to_fit: self.output.cut_to_fit(),
+            kernel_packets: self.ledger.received(),
+            kernel_drops: self.ledger.dropped(),
+            drops_attached: self.ledger.attributed(),
+            drops_after_last_frame: self.ledger.unattributed(),
+            loss: self.loss.to_vec(),
+            files: self.output.files().to_vec(),
+            write_error: None,
+            final_,
+            uptime_s: started.elapsed().as_millis() as f64 / 1000.0,
+        }
+    }
 }
 
 /// Take what the ring holds (a bounded amount); returns the frames and
 /// blocks handed back.
-fn pump(port: &mut RxPort, state: &mut State) -> Result<usize, Failure> {
+fn pump(port: &mut RxPort, state: &mut State) -> Result<usize, OutputError> {
     let RxPort { sock, ring, .. } = port;
     let budget = if ring.rx_blocks().is_some() { 8 } else { 1024 };
     let walk = ring.for_each_received(budget, |info, data| state.frame(sock, info, data))?;
@@ -401,6 +281,13 @@ fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest
         Some(t) => parse_count("--block-nr", t)?,
         None => from_board.map_or(default_blocks, |g| g.block_nr),
     };
+    if block_nr == 0 {
+        return Err(Failure::Usage(
+            "--block-nr 0: a capture needs at least one block [rule: tp_block_nr 0 asks the \
+             kernel to free the ring, not to make one]"
+                .into(),
+        ));
+    }
     let frame_size = size(
         &args.frame_size,
         "--frame-size",
@@ -425,35 +312,43 @@ fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest
     })
 }
 
-fn report<'a>(
-    name: &'a str,
-    state: &'a State,
-    started: Instant,
-    final_: bool,
-) -> CaptureReport<'a> {
-    CaptureReport {
-        interface: name,
-        captured: state.captured,
-        bytes: state.bytes,
-        kernel_packets: state.ledger.received(),
-        kernel_drops: state.ledger.dropped(),
-        drops_attached: state.ledger.attributed(),
-        drops_after_last_frame: state.ledger.unattributed(),
-        loss: &state.loss,
-        files: &state.output.files,
-        final_,
-        uptime_s: started.elapsed().as_millis() as f64 / 1000.0,
+/// The names the capture writes and its stats file, checked before
+/// anything is opened: each may be replaced (absent or a regular file),
+/// and the stats file is none of the capture files, by name or by inode
+/// (a symbolic link in the directory part, a hard link).
+fn check_names(
+    output: Option<&Target>,
+    rotate: Option<(u64, u32)>,
+    stats: Option<&Target>,
+) -> Result<(), Failure> {
+    let write = |e: FileError| e.into_failure("--write");
+    let names: Vec<Target> = match (output, rotate) {
+        (None, _) => Vec::new(),
+        (Some(base), Some((_, files))) => Output::rotation_names(base, files).collect(),
+        (Some(base), None) => vec![base.clone()],
+    };
+    if let Some(first) = names.first() {
+        first.check_replaceable().map_err(write)?;
     }
-}
-
-fn write_report(path: &std::path::Path, report: &CaptureReport<'_>) {
-    let text = serde_json::to_string(report).unwrap_or_default() + "\n";
-    let mut tmp = path.to_path_buf().into_os_string();
-    tmp.push(".tmp");
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        log::warn(format_args!("cannot write {}: {e}", path.display()));
+    let Some(stats) = stats else {
+        return Ok(());
+    };
+    let stats_id = stats
+        .existing()
+        .map_err(|e| e.into_failure("--stats-file"))?;
+    let same_dir = names.first().is_some_and(|n| n.same_dir(stats));
+    for name in &names {
+        let same_inode = stats_id.is_some() && name.existing().map_err(write)? == stats_id;
+        if (same_dir && name.name() == stats.name()) || same_inode {
+            return Err(Failure::Usage(format!(
+                "--stats-file {} is the capture file {} [rule: the stats file and the capture \
+                 files must be different files]",
+                stats.path().display(),
+                name.path().display()
+            )));
+        }
     }
+    Ok(())
 }
 
 /// `ringtap capture`.
@@ -508,29 +403,34 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
                      -C {size}M for about that)"
                 )));
             }
-            if files == 0 {
-                return Err(Failure::Usage(
-                    "--rotate-files 0: must be at least 1".into(),
-                ));
+            if !(1..=MAX_ROTATE_FILES).contains(&files) {
+                return Err(Failure::Usage(format!(
+                    "--rotate-files {files}: must be between 1 and {MAX_ROTATE_FILES}"
+                )));
             }
             Some((size, files))
         }
         _ => None,
     };
+    let file_mode = |default| FileMode::from_option(args.mode.as_deref(), default);
+    let (capture_mode, stats_mode) = (
+        file_mode(crate::files::CAPTURE_MODE)?,
+        file_mode(crate::files::STATS_MODE)?,
+    );
     let filter = filters::select(
         args.filter.as_deref(),
         args.expression_file.as_deref(),
         &args.expression,
         false,
     )?;
-    let port_info = config::port("--in", &name)?;
-    if let Some(batch) = config::gro_normal_batch().filter(|&b| b > 1) {
-        log::warn(format_args!("{}", config::reorder_warning(batch)));
-    }
     let req = ring_request(args, board.as_ref())?;
     let layout = req
         .validate(ringtap_linux::page_size(), ringtap_linux::kernel_word())
         .map_err(|e| refused_by(e, "--tpacket, --block-size, --block-nr, --frame-size"))?;
+    let port_info = config::port("--in", &name)?;
+    if let Some(batch) = config::gro_normal_batch().filter(|&b| b > 1) {
+        log::warn(format_args!("{}", config::reorder_warning(batch)));
+    }
     let need = config::max_rx_frame(port_info.mtu).min(snaplen);
     if let Some((size, _)) = rotate {
         // A file holds its headers, one frame and the closing statistics.
@@ -557,39 +457,40 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
             port_info.mtu
         )));
     }
-    capture(
-        args, name, snaplen, count, duration, rotate, filter, req, layout,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn capture(
-    args: &CaptureArgs,
-    name: String,
-    snaplen: u32,
-    count: Option<u64>,
-    duration: Option<Duration>,
-    rotate: Option<(u64, u32)>,
-    filter: Option<Filter>,
-    req: RingRequest,
-    layout: Layout,
-) -> Result<String, Failure> {
-    let term = crate::signals::stop()?;
-    let to_stdout = args.write.as_os_str() == "-";
-    let mut output = Output {
+    let base = (!to_stdout)
+        .then(|| Target::new(&args.write))
+        .transpose()
+        .map_err(|e| e.into_failure("--write"))?;
+    let stats = args
+        .stats_file
+        .as_deref()
+        .map(Target::new)
+        .transpose()
+        .map_err(|e| e.into_failure("--stats-file"))?;
+    if let Some(s) = &stats {
+        s.check_replaceable()
+            .map_err(|e| e.into_failure("--stats-file"))?;
+    }
+    check_names(base.as_ref(), rotate, stats.as_ref())?;
+    if to_stdout && crate::files::stdout_was_closed() {
+        return Err(Failure::Runtime(
+            "--write -: standard output is closed; nothing could be written to it".into(),
+        ));
+    }
+    let output = Output::new(Settings {
         format: args.format,
-        path: (!to_stdout).then(|| args.write.clone()),
-        rotate,
-        index: 0,
-        files: Vec::new(),
-        writer: None,
-        ifname: name.clone(),
         snaplen,
-    };
-    output.open()?;
-    let mut port = port::open_capture(&name, &req, layout, filter.as_deref())
-        .map_err(|e| Failure::Runtime(format!("capture socket on {name}: {e}")))?;
-    let mut state = State {
+        ifname: name.clone(),
+        base,
+        rotate,
+        mode: capture_mode,
+    });
+    let stats = stats.map(|target| StatsFile {
+        target,
+        mode: stats_mode,
+        failing: false,
+    });
+    let state = State {
         output,
         ledger: LossLedger::new(),
         snaplen: snaplen as usize,
@@ -600,67 +501,233 @@ fn capture(
         losses: 0,
         count,
     };
+    capture(state, stats, name, duration, filter, req, layout)
+}
+
+/// `--stats-file`.
+struct StatsFile {
+    target: Target,
+    mode: FileMode,
+    /// The last write failed (warned about once, until one succeeds).
+    failing: bool,
+}
+
+impl StatsFile {
+    fn write(&self, report: &CaptureReport) -> Result<(), FileError> {
+        report.write_to(&self.target, self.mode)
+    }
+
+    /// Rewrite the file while running; a failure is a warning, once.
+    fn update(&mut self, report: &CaptureReport) {
+        match self.write(report) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                log::warn(format_args!("cannot write the stats file: {e}"));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The counters, as SIGUSR1 prints them.
+fn counters_line(name: &str, state: &State) -> String {
+    format!(
+        "counters: {} frames captured ({} bytes) on {name}, {} in files; the kernel saw {} \
+         and dropped {}",
+        state.captured,
+        state.bytes,
+        state.output.written(),
+        state.ledger.received(),
+        state.ledger.dropped()
+    )
+}
+
+fn capture(
+    mut state: State,
+    mut stats: Option<StatsFile>,
+    name: String,
+    duration: Option<Duration>,
+    filter: Option<Filter>,
+    req: RingRequest,
+    layout: Layout,
+) -> Result<String, Failure> {
+    let signals = Signals::install(true)?;
+    let started_file = |e: OutputError| {
+        if e.usage {
+            Failure::Usage(format!("--write {}", e.message))
+        } else {
+            Failure::Runtime(e.message)
+        }
+    };
+    // The file first: if it cannot be written, nothing is captured; an
+    // older file at its name stays as it was until the capture runs.
+    let pending = state.output.start().map_err(started_file)?;
+    let mut port = port::open_capture(&name, &req, layout, filter.as_deref())
+        .map_err(|e| Failure::Runtime(format!("capture socket on {name}: {e}")))?;
+    let started = Instant::now();
+    if let Some(s) = &stats {
+        s.write(&state.report(&name, started, false))
+            .map_err(|e| e.into_failure("--stats-file"))?;
+    }
+    state.output.commit(pending).map_err(started_file)?;
     log::info(format_args!(
-        "capturing on {name} ({}, {} x {} KiB ring, snaplen {snaplen})",
+        "capturing on {name} ({}, {} x {} KiB ring, snaplen {})",
         req.version,
         req.block_nr,
-        req.block_size >> 10
+        req.block_size >> 10,
+        state.snaplen
     ));
-    let started = Instant::now();
-    let mut next_stats = Instant::now() + Duration::from_secs(1);
-    while !term.load(Ordering::Relaxed)
-        && !state.done()
-        && duration.is_none_or(|d| started.elapsed() < d)
-    {
-        let frames = pump(&mut port, &mut state)?;
-        if Instant::now() >= next_stats {
+    let mut next_stats = started + STATS_INTERVAL;
+    let mut stopped: Option<OutputError> = None;
+    loop {
+        if signals.stopping() || state.done() {
+            break;
+        }
+        let now = Instant::now();
+        let end = duration.map(|d| started + d);
+        if end.is_some_and(|end| now >= end) {
+            break;
+        }
+        if signals.take_usr1() {
             state.read_statistics(&port.sock);
-            if let Some(path) = &args.stats_file {
-                write_report(path, &report(&name, &state, started, false));
+            if let Err(e) = state.output.flush() {
+                stopped = Some(e);
+                break;
             }
-            next_stats += Duration::from_secs(1);
+            log::info(format_args!("{}", counters_line(&name, &state)));
+        }
+        if signals.take_hup() {
+            let ledger = state.ledger;
+            if let Err(e) = state.output.reopen(now_ns(), &ledger) {
+                stopped = Some(e);
+                break;
+            }
+        }
+        let frames = match pump(&mut port, &mut state) {
+            Ok(n) => n,
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        };
+        if Instant::now() >= next_stats {
+            if let Err(e) = state.output.flush() {
+                stopped = Some(e);
+                break;
+            }
+            state.read_statistics(&port.sock);
+            if let Some(s) = &mut stats {
+                s.update(&state.report(&name, started, false));
+            }
+            next_stats += STATS_INTERVAL;
         }
         if frames == 0 {
-            let ev = port
-                .sock
-                .poll(true, false, 100)
-                .unwrap_or(rustix::event::PollFlags::ERR);
-            if ev.contains(rustix::event::PollFlags::ERR) {
+            let until = end.map_or(next_stats, |e| e.min(next_stats));
+            let wait = until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100));
+            let ev = signals.wait(Some((port.sock.as_fd(), PollFlags::IN)), wait)?;
+            if ev.contains(PollFlags::ERR) {
                 let _ = port.sock.take_error();
             }
         }
     }
-    // Stop taking frames (the kernel counts none a filter rejects), write
-    // what the ring still holds, then the final statistics.
+    // Stop taking frames (the kernel counts none a filter rejects); unless
+    // a write failed, write what the ring still holds.
     let reject_all = [Instruction::stmt(
         ringtap_core::bpf::BPF_RET | ringtap_core::bpf::BPF_K,
         0,
     )];
     let _ = port.sock.attach_filter(&reject_all);
-    let tov = Duration::from_millis(u64::from(req.retire_blk_tov.max(1)));
-    let deadline = Instant::now() + tov * 3 + Duration::from_millis(50);
-    while Instant::now() < deadline && !state.done() {
-        if pump(&mut port, &mut state)? == 0 {
-            let _ = port.sock.poll(true, false, 5);
+    if stopped.is_none() {
+        let tov = Duration::from_millis(u64::from(req.retire_blk_tov.max(1)));
+        let deadline = Instant::now() + tov * 3 + Duration::from_millis(50);
+        while Instant::now() < deadline && !state.done() {
+            match pump(&mut port, &mut state) {
+                Ok(0) => {
+                    let _ = port.sock.poll(true, false, 5);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
+            }
         }
     }
     state.read_statistics(&port.sock);
-    let now_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let ledger = state.ledger;
-    state.output.close(now_ns, &ledger)?;
-    let final_report = report(&name, &state, started, true);
-    if let Some(path) = &args.stats_file {
-        write_report(path, &final_report);
+    if stopped.is_none() {
+        let ledger = state.ledger;
+        if let Err(e) = state.output.finish(now_ns(), &ledger) {
+            stopped = Some(e);
+        }
     }
-    let mut text = format!(
+    let mut final_report = state.report(&name, started, true);
+    final_report.write_error = stopped.as_ref().map(|e| e.message.clone());
+    let stats_failed = stats
+        .as_ref()
+        .and_then(|s| s.write(&final_report).err())
+        .map(|e| format!("cannot write the final stats file: {e}\n"));
+    let summary = summary(&name, &state, stopped.as_ref());
+    match (stopped, stats_failed) {
+        (None, None) => {
+            // The summary goes to stderr: stdout may be the capture itself.
+            let _ = std::io::stderr().write_all(summary.as_bytes());
+            Ok(String::new())
+        }
+        (_, failed) => Err(Failure::Runtime(format!(
+            "{}{summary}",
+            failed.unwrap_or_default()
+        ))),
+    }
+}
+
+/// What was captured and, after a failure, where the file ends and what
+/// was lost.
+fn summary(name: &str, state: &State, stopped: Option<&OutputError>) -> String {
+    let ledger = &state.ledger;
+    let written = state.output.written();
+    let mut text = String::new();
+    if let Some(e) = stopped {
+        let not_written = state.captured - written.min(state.captured);
+        let not_taken = ledger
+            .received()
+            .saturating_sub(ledger.dropped())
+            .saturating_sub(state.captured);
+        text.push_str(&format!(
+            "the capture stopped: {}\n{written} frames written; {} frames lost: {not_written} \
+             taken from the ring but not written, {} dropped by the kernel, {not_taken} not \
+             taken from the ring\n",
+            e.message,
+            not_written + ledger.dropped() + not_taken,
+            ledger.dropped()
+        ));
+        let end = state.output.where_it_ends();
+        if !end.is_empty() {
+            text.push_str(&end);
+            text.push('\n');
+        }
+    }
+    text.push_str(&format!(
         "captured {} frames ({} bytes) on {name}; the kernel saw {} and dropped {}\n",
         state.captured,
         state.bytes,
         ledger.received(),
         ledger.dropped()
-    );
+    ));
+    if state.output.cut_to_fit() > 0 {
+        text.push_str(&format!(
+            "{} frames were cut to fit --rotate-size\n",
+            state.output.cut_to_fit()
+        ));
+    }
     for l in state.loss.iter().take(PRINTED_LOSSES) {
         text.push_str(&format!(
             "{} frames lost before frame #{}\n",
@@ -679,7 +746,5 @@ fn capture(
             ledger.unattributed()
         ));
     }
-    // The summary goes to stderr: stdout may be the capture itself.
-    let _ = std::io::stderr().write_all(text.as_bytes());
-    Ok(String::new())
+    text
 }

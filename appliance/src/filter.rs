@@ -3,8 +3,6 @@
 //! `tcpdump -ddd` program (`--filter FILE`); and `ringtap filter`, which
 //! prints a compiled expression as `tcpdump -d`, `-dd` or `-ddd` does.
 
-use std::io::Read as _;
-use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args};
@@ -71,48 +69,13 @@ pub fn run(args: &FilterArgs) -> Result<String, Failure> {
     .to_string())
 }
 
-/// Reads a file of at most `limit` bytes, refusing what is not a regular
-/// file without waiting on it (a FIFO is opened with `O_NONBLOCK`).
 fn read_bounded(option: &str, path: &Path, limit: u64) -> Result<String, Failure> {
     let shown = path.display();
-    let cannot =
-        |e: std::io::Error| Failure::Usage(format!("{option} {shown}: cannot read the file: {e}"));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(linux_raw_sys::general::O_NONBLOCK as i32)
-        .open(path)
-        .map_err(cannot)?;
-    let kind = file.metadata().map_err(cannot)?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_dir() {
-            "a directory"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "a device"
-        };
-        return Err(Failure::Usage(format!(
-            "{option} {shown}: {what}, not a regular file [rule: the file is read whole at \
-             start-up]; give a regular file"
-        )));
-    }
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > limit {
-        return Err(Failure::Usage(format!(
-            "{option} {shown}: larger than {limit} bytes [rule: at most {} KiB]",
-            limit >> 10
-        )));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        Failure::Usage(format!(
-            "{option} {shown}: not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
+    crate::files::read_text(path, limit).map_err(|e| match e {
+        crate::files::InputError::Io(_) => {
+            Failure::Usage(format!("{option} {shown}: cannot read the file: {e}"))
+        }
+        _ => Failure::Usage(format!("{option} {shown}: {e}")),
     })
 }
 

@@ -10,6 +10,7 @@ mod bridge;
 mod bypass;
 mod capture;
 mod confine;
+mod files;
 mod filter;
 mod log;
 mod metrics;
@@ -62,7 +63,7 @@ enum Mode {
     Bypass(bypass::BypassArgs),
     /// Print the classic BPF program of a pcap-filter expression, as tcpdump -d/-dd/-ddd
     Filter(filter::FilterArgs),
-    /// Print a stats file written by `ringtap bridge --stats-file`
+    /// Print a stats file written by `ringtap bridge` or `ringtap capture --stats-file`
     Stats(stats::StatsArgs),
     /// Check a ring request against the kernel's rules and print its layout
     Plan(plan::PlanArgs),
@@ -110,6 +111,14 @@ fn main() -> ExitCode {
         Mode::Plan(args) => ("plan", plan::run(args)),
     };
     let result = result.and_then(|text| {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if files::stdout_was_closed() {
+            return Err(Failure::Runtime(format!(
+                "standard output is closed: nothing to print this to:\n{text}"
+            )));
+        }
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())

@@ -343,6 +343,14 @@ fn board(args: &PlanArgs) -> Result<String, Failure> {
         Mode::Replay => board.tx_request(board.replay.tpacket.version()),
     };
     let request = with_options(args, profile)?;
+    if request.block_nr == 0 {
+        // Fine for a bare request (it frees a ring, and the plan says so),
+        // but a mode needs its ring.
+        return Err(Failure::Usage(format!(
+            "--block-nr 0: {mode} mode needs a ring of at least one block [rule: tp_block_nr 0 \
+             asks the kernel to free the ring, not to make one]"
+        )));
+    }
     let frame_nr_computed = args.frame_nr.is_none();
     let main = layout(request, frame_nr_computed, &page, &word).map_err(refused)?;
 
@@ -481,6 +489,7 @@ fn validate_computing_frame_nr(
 fn refused(e: GeometryError) -> Failure {
     use GeometryError as E;
     let options = match e {
+        E::ReserveTooLarge { .. } => "--reserve",
         E::BlockSizeNotPositive { .. } => "--block-size",
         E::BlockSizeNotPageAligned { .. } => "--block-size, --page-size",
         E::BlockTooSmallForV3 { .. } => "--block-size, --sizeof-priv, --reserve",

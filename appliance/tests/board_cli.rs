@@ -268,6 +268,27 @@ fn refusals_exit_2_and_say_why() {
          rings, more than the 8 MiB ring budget of board beaglebone-black (ring_budget_mib); \
          use fewer or smaller blocks\n"
     );
+    // A mode needs a ring: a board's ring with no blocks, or with a
+    // reserve the kernel refuses, is no plan.
+    for mode in ["bridge", "capture", "replay"] {
+        let e = usage_error(&["plan", "--board", "rpi4", "--mode", mode, "--block-nr", "0"]);
+        assert!(
+            e.starts_with(&format!(
+                "ringtap plan: --block-nr 0: {mode} mode needs a ring of at least one block"
+            )),
+            "{e}"
+        );
+        let e = usage_error(&[
+            "plan",
+            "--board",
+            "rpi4",
+            "--mode",
+            mode,
+            "--reserve",
+            "3000000000",
+        ]);
+        assert!(e.contains("[rule: reserve-max]; check --reserve"), "{e}");
+    }
     // A board chooses the ring: --ring belongs to the plain form, --mode to
     // the board form.
     usage_error(&["plan", "--board", "rpi4", "--ring", "tx"]);

@@ -137,6 +137,20 @@ fn every_rule_exits_2_and_names_itself() {
             "v3-tx-no-feature-word",
             "--feature-req",
         ),
+        // PACKET_RESERVE above INT_MAX: setsockopt refuses it, even with a
+        // request that frees the ring.
+        (
+            "--tpacket v2 --ring rx --block-size 4096 --block-nr 1 --frame-size 2048 \
+             --reserve 2147483648",
+            "reserve-max",
+            "--reserve",
+        ),
+        (
+            "--tpacket v3 --ring rx --block-size 4096 --block-nr 0 --frame-size 2048 \
+             --frame-nr 0 --reserve 0xffffffff",
+            "reserve-max",
+            "--reserve",
+        ),
     ];
     for (args, rule, option) in cases {
         let out = plan(args);
@@ -250,4 +264,25 @@ fn version_and_help() {
     assert!(text(&out.stdout).contains("--calculator"));
     // No mode is a usage error.
     assert_eq!(ringtap(&[]).status.code(), Some(2));
+}
+
+#[test]
+fn closed_stdout_is_an_error() {
+    // The Rust runtime opens /dev/null in place of a closed fd 1, where
+    // the plan would vanish; ringtap notices the fd was closed.
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$@\" >&-", "sh"])
+        .arg(env!("CARGO_BIN_EXE_ringtap"))
+        .args(["plan", "--page-size", "4096", "--kernel-word", "64"])
+        .args(["--tpacket", "v3", "--ring", "rx", "--block-size", "128K"])
+        .args(["--block-nr", "16", "--frame-size", "2048"])
+        .output()
+        .expect("run the ringtap binary");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("ringtap plan: standard output is closed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PACKET_RX_RING, TPACKET_V3"), "{stderr}");
 }

@@ -15,7 +15,9 @@
 //!    `tp_sizeof_priv` and `tp_feature_req_word` are all zero
 //!
 //! and, when `tp_block_nr == 0` (a request that frees the ring),
-//! `tp_frame_nr == 0`. Every rule has its own [`GeometryError`] variant.
+//! `tp_frame_nr == 0`. Before any of them, `packet_setsockopt` refuses a
+//! `PACKET_RESERVE` above `INT_MAX` ([`MAX_RESERVE`]), so no ring request
+//! can carry one. Every rule has its own [`GeometryError`] variant.
 
 use core::fmt;
 
@@ -32,6 +34,10 @@ pub const V3_ALIGNMENT: u32 = 8;
 pub const fn tpacket_align(x: u32) -> u32 {
     (x + TPACKET_ALIGNMENT - 1) & !(TPACKET_ALIGNMENT - 1)
 }
+
+/// The largest `PACKET_RESERVE` the kernel takes: `packet_setsockopt`
+/// answers a larger value with `EINVAL`.
+pub const MAX_RESERVE: u32 = i32::MAX as u32;
 
 /// `BLK_HDR_LEN`: the V3 block descriptor rounded up to [`V3_ALIGNMENT`].
 pub const BLK_HDR_LEN: u64 = align_u64(v3::BLOCK_HEADER_LEN as u64, 8);
@@ -206,6 +212,9 @@ impl RingRequest {
     /// size and word size, and return the layout the kernel would build.
     pub fn validate(&self, page: PageSize, word: KernelWord) -> Result<Layout, GeometryError> {
         let r = self;
+        if r.reserve > MAX_RESERVE {
+            return Err(GeometryError::ReserveTooLarge { reserve: r.reserve });
+        }
         if r.block_nr == 0 {
             if r.frame_nr != 0 {
                 return Err(GeometryError::FramesWithoutBlocks {
@@ -302,6 +311,12 @@ impl RingRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum GeometryError {
+    /// `PACKET_RESERVE` above `INT_MAX`: `packet_setsockopt` refuses it
+    /// before any ring is asked for.
+    ReserveTooLarge {
+        /// `tp_reserve`.
+        reserve: u32,
+    },
     /// `(int)tp_block_size <= 0`: zero, or too large for a signed int.
     BlockSizeNotPositive {
         /// `tp_block_size`.
@@ -385,6 +400,7 @@ impl GeometryError {
     /// A short stable name for the rule, for logs and tests.
     pub const fn rule(&self) -> &'static str {
         match self {
+            GeometryError::ReserveTooLarge { .. } => "reserve-max",
             GeometryError::BlockSizeNotPositive { .. } => "block-size-positive",
             GeometryError::BlockSizeNotPageAligned { .. } => "block-size-page-aligned",
             GeometryError::BlockTooSmallForV3 { .. } => "v3-block-holds-header-priv-frame",
@@ -404,6 +420,11 @@ impl GeometryError {
 impl fmt::Display for GeometryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            GeometryError::ReserveTooLarge { reserve } => write!(
+                f,
+                "the reserve (PACKET_RESERVE) must be at most INT_MAX ({MAX_RESERVE}), got \
+                 {reserve}"
+            ),
             GeometryError::BlockSizeNotPositive { block_size } => write!(
                 f,
                 "block size must be positive as a signed int (1..={}), got {block_size}",
@@ -851,6 +872,40 @@ mod test {
         let mut text = std::string::String::new();
         core::fmt::write(&mut text, format_args!("{e}")).unwrap();
         assert!(text.contains("52 + 13 = 65"), "{text}");
+    }
+
+    #[test]
+    fn test_reserve_above_int_max() {
+        // Rule 0, before any ring rule and even for a request that frees
+        // the ring; INT_MAX itself is allowed (and then breaks the frame
+        // size rule, with no wrap-around in the sum).
+        for (block_nr, frame_nr) in [(1, 2), (0, 0)] {
+            let mut r = req(
+                TpacketVersion::V2,
+                RingKind::Rx,
+                4096,
+                block_nr,
+                2048,
+                frame_nr,
+            );
+            for reserve in [MAX_RESERVE + 1, 0x8000_0000 | 52, u32::MAX] {
+                r.reserve = reserve;
+                assert_eq!(
+                    r.validate(PAGE, W64),
+                    Err(GeometryError::ReserveTooLarge { reserve })
+                );
+                assert_eq!(
+                    GeometryError::ReserveTooLarge { reserve }.rule(),
+                    "reserve-max"
+                );
+            }
+        }
+        let mut r = req(TpacketVersion::V3, RingKind::Rx, 4096, 1, 2048, 2);
+        r.reserve = MAX_RESERVE;
+        assert_eq!(
+            r.validate(PAGE, W64).unwrap_err().rule(),
+            "v3-block-holds-header-priv-frame"
+        );
     }
 
     #[test]

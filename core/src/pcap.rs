@@ -123,6 +123,30 @@ impl ByteOrder {
     }
 }
 
+/// Length of the record [`PcapWriter::write_packet`] writes for `data_len`
+/// captured bytes.
+pub const fn record_len(data_len: usize) -> u64 {
+    let data = if data_len > MAX_RECORD_DATA {
+        MAX_RECORD_DATA
+    } else {
+        data_len
+    };
+    (RECORD_HEADER_LEN + data) as u64
+}
+
+/// The most captured bytes a record of at most `room` bytes holds (0 when
+/// not even an empty record fits).
+pub const fn max_record_data(room: u64) -> usize {
+    let header = RECORD_HEADER_LEN as u64;
+    if room < header {
+        0
+    } else if room - header > MAX_RECORD_DATA as u64 {
+        MAX_RECORD_DATA
+    } else {
+        (room - header) as usize
+    }
+}
+
 /// Writes a pcap file with nanosecond timestamps.
 ///
 /// No allocation: each record is its 16-byte header from the stack and the
@@ -199,6 +223,11 @@ impl<W: Write> PcapWriter<W> {
     /// Bytes written so far, file header included (for rotation by size).
     pub fn bytes_written(&self) -> u64 {
         self.bytes
+    }
+
+    /// The writer, to look at.
+    pub fn get_ref(&self) -> &W {
+        &self.w
     }
 
     /// The writer, e.g. to flush it.
@@ -360,6 +389,17 @@ mod tests {
             .unwrap();
         assert_eq!((n, w.bytes_written()), (20, 44));
         assert_eq!(buf[..44], LE_NSEC);
+    }
+
+    #[test]
+    fn test_record_lengths_known_beforehand() {
+        assert_eq!(record_len(4), 20);
+        assert_eq!(record_len(usize::MAX), 16 + u64::from(u32::MAX));
+        assert_eq!(max_record_data(20), 4);
+        assert_eq!(max_record_data(15), 0);
+        for room in 16..100u64 {
+            assert_eq!(record_len(max_record_data(room)), room);
+        }
     }
 
     #[test]

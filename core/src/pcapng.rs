@@ -153,9 +153,51 @@ fn block_name(block_type: u32) -> &'static str {
 }
 
 /// Padding that brings `n` bytes to a multiple of 4.
-fn pad_len(n: usize) -> usize {
+const fn pad_len(n: usize) -> usize {
     n.wrapping_neg() % 4
 }
+
+/// Bytes of an `epb_dropcount` option with the `opt_endofopt` after it.
+const DROPCOUNT_OPTIONS_LEN: usize = 4 + 8 + 4;
+/// Bytes of an enhanced packet block around its data.
+const EPB_OVERHEAD: usize = field::EPB_DATA + BLOCK_TRAILER_LEN;
+
+/// Length of the enhanced packet block [`PcapngWriter::write_packet`]
+/// writes for `data_len` captured bytes, with an `epb_dropcount` option
+/// when `dropcount` (so a writer can tell beforehand whether a packet still
+/// fits a size limit).
+pub const fn enhanced_packet_len(data_len: usize, dropcount: bool) -> u64 {
+    let data = if data_len > MAX_PACKET_DATA {
+        MAX_PACKET_DATA
+    } else {
+        data_len
+    };
+    let options = if dropcount { DROPCOUNT_OPTIONS_LEN } else { 0 };
+    (EPB_OVERHEAD + data + pad_len(data) + options) as u64
+}
+
+/// The most captured bytes an enhanced packet block of at most `room`
+/// bytes holds (0 when not even an empty one fits): the inverse of
+/// [`enhanced_packet_len`], rounded down to the 4-byte padding.
+pub const fn max_packet_data(room: u64, dropcount: bool) -> usize {
+    let options = if dropcount { DROPCOUNT_OPTIONS_LEN } else { 0 };
+    let overhead = (EPB_OVERHEAD + options) as u64;
+    if room < overhead {
+        return 0;
+    }
+    let data = (room - overhead) & !3;
+    if data > MAX_PACKET_DATA as u64 {
+        MAX_PACKET_DATA
+    } else {
+        data as usize
+    }
+}
+
+/// Length of the interface statistics block
+/// [`PcapngWriter::write_statistics`] writes: its fixed fields,
+/// `isb_ifrecv` and `isb_ifdrop` (8 bytes each), `opt_endofopt`.
+pub const INTERFACE_STATISTICS_LEN: u64 =
+    (field::ISB_OPTIONS + 2 * (4 + 8) + 4 + BLOCK_TRAILER_LEN) as u64;
 
 /// `s` cut to at most `max` bytes at a character boundary.
 fn cut_str(s: &str, max: usize) -> &str {
@@ -354,6 +396,11 @@ impl<W: Write> PcapngWriter<W> {
     /// Interfaces described so far.
     pub fn interface_count(&self) -> u32 {
         self.interfaces
+    }
+
+    /// The writer, to look at.
+    pub fn get_ref(&self) -> &W {
+        &self.w
     }
 
     /// The writer, e.g. to flush it.
@@ -1633,6 +1680,35 @@ mod tests {
         assert_eq!(out[44..84], IDB_LE);
         assert_eq!(out[84..140], EPB_LE);
         assert_eq!(out[140..], ISB_LE);
+    }
+
+    #[test]
+    fn test_block_lengths_known_beforehand() {
+        // The lengths the writer reported above.
+        assert_eq!(enhanced_packet_len(5, true), 56);
+        assert_eq!(INTERFACE_STATISTICS_LEN, 52);
+        assert_eq!(enhanced_packet_len(61, false), 32 + 64);
+        assert_eq!(enhanced_packet_len(usize::MAX, false), 32 + 0xffff_0000);
+        for dropcount in [false, true] {
+            for len in 0..64usize {
+                let mut buf = [0u8; 256];
+                let mut out = &mut buf[..];
+                let mut w = PcapngWriter::new(&mut out, "").unwrap();
+                let written = w
+                    .write_packet(0, TS, 60, &[0xab; 64][..len], dropcount.then_some(3))
+                    .unwrap();
+                assert_eq!(written as u64, enhanced_packet_len(len, dropcount));
+            }
+            for room in 0..200u64 {
+                let most = max_packet_data(room, dropcount);
+                if room >= enhanced_packet_len(0, dropcount) {
+                    assert!(enhanced_packet_len(most, dropcount) <= room, "{room}");
+                    assert!(enhanced_packet_len(most + 1, dropcount) > room, "{room}");
+                } else {
+                    assert_eq!(most, 0);
+                }
+            }
+        }
     }
 
     #[test]

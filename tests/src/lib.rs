@@ -58,6 +58,58 @@ pub fn in_netns<T: Send>(test: &str, body: impl FnOnce() -> T + Send) -> Option<
     }
 }
 
+/// A tmpfs of a fixed size, mounted in a mount namespace of the calling
+/// thread's own (the processes it starts see it; nothing else does), so a
+/// test can fill a filesystem. Unmounted when dropped; the namespace goes
+/// with the thread.
+#[derive(Debug)]
+pub struct SmallFs {
+    dir: std::path::PathBuf,
+}
+
+impl SmallFs {
+    /// Mount `bytes` of tmpfs at `dir` (an existing, empty directory).
+    pub fn mount(dir: &std::path::Path, bytes: u64) -> SmallFs {
+        // SAFETY: CLONE_NEWNS (with the CLONE_FS it implies) only gives this
+        // thread its own mount namespace and filesystem attributes (root,
+        // cwd, umask); other threads keep theirs and share no state that
+        // could change under them.
+        #[allow(unsafe_code)]
+        unsafe {
+            rustix::thread::unshare_unsafe(
+                rustix::thread::UnshareFlags::NEWNS | rustix::thread::UnshareFlags::FS,
+            )
+        }
+        .expect("unshare(CLONE_NEWNS): needs root or CAP_SYS_ADMIN");
+        let run = |args: &[&str]| {
+            let out = Command::new("mount")
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run mount: {e} (install mount)"));
+            assert!(
+                out.status.success(),
+                "mount {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        // Mounts made here must not reach the host's namespace.
+        run(&["--make-rprivate", "/"]);
+        let size = format!("size={bytes}");
+        let path = dir.to_str().expect("UTF-8 path");
+        run(&["-t", "tmpfs", "-o", &size, "tmpfs", path]);
+        SmallFs {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
 /// IPv6 autoconfiguration would send router solicitations and MLD reports
 /// on every new link and pollute the frame streams the tests compare.
 fn quiet_ipv6() {

@@ -304,6 +304,22 @@ impl Capture {
         c
     }
 
+    /// Send it `signal` (and go on).
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        send_signal(&self.child, signal);
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// Wait (at most 10 s) until its stderr contains `text`; false if it
+    /// never did.
+    pub fn wait_stderr(&self, text: &str) -> bool {
+        wait_until(Duration::from_secs(10), || self.stderr().contains(text))
+    }
+
     /// Its stdout, when started with `Stdio::piped()`.
     pub fn take_stdout(&mut self) -> std::process::ChildStdout {
         self.child.stdout.take().expect("stdout was not piped")
@@ -517,6 +533,27 @@ impl Replay {
             stderr,
             started,
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send it `signal` (and go on).
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        send_signal(&self.child, signal);
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Send SIGTERM; returns when it was sent.
+    pub fn terminate(&self) -> Instant {
+        send_signal(&self.child, rustix::process::Signal::TERM);
+        Instant::now()
     }
 
     /// Whether it has exited.
@@ -782,4 +819,69 @@ impl Drop for Replay {
     fn drop(&mut self) {
         reap(&mut self.child);
     }
+}
+
+/// What a finished program printed.
+#[derive(Debug)]
+pub struct Ran {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+    /// Wall time from start to exit.
+    pub took: Duration,
+}
+
+impl Ran {
+    /// The exit code (None: killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+/// Run `cmd` with stdout and stderr going to files in `scratch`, waiting at
+/// most `limit` (then kill it and panic, showing its stderr).
+pub fn run_bounded(scratch: &Scratch, cmd: &mut Command, limit: Duration) -> Ran {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = scratch.path(&format!("run-{n}.stdout"));
+    let err = scratch.path(&format!("run-{n}.stderr"));
+    let what = format!("{cmd:?}");
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let status = wait_bounded(&mut child, limit, &what, || {
+        std::fs::read_to_string(&err).unwrap_or_default()
+    });
+    Ran {
+        status,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        took: started.elapsed(),
+    }
+}
+
+/// `ringtap ARGS` with standard input from /dev/null, run as
+/// [`run_bounded`] runs it.
+pub fn run_ringtap(scratch: &Scratch, args: &[&str], limit: Duration) -> Ran {
+    run_bounded(
+        scratch,
+        Command::new(ringtap_bin()).args(args).stdin(Stdio::null()),
+        limit,
+    )
+}
+
+/// The signal that ended a process, if one did.
+pub fn killed_by(status: &ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(status)
+}
+
+/// Send `signal` to a running child.
+pub fn signal(child: &Child, signal: rustix::process::Signal) {
+    send_signal(child, signal);
 }

@@ -4,8 +4,9 @@
 //! Thousands of seeded random `PACKET_RX_RING` / `PACKET_TX_RING` requests
 //! (TPACKET_V1, V2 and V3, with `PACKET_RESERVE` values) go both to
 //! `RingRequest::validate` and, on a fresh `AF_PACKET` socket each, to the
-//! kernel's `packet_set_ring`. Validator `Ok` must mean the kernel accepts,
-//! validator `Err` must mean `EINVAL`. Every rule must be hit at least once.
+//! kernel: `PACKET_RESERVE`, then `packet_set_ring`. Validator `Ok` must
+//! mean the kernel accepts, validator `Err` must mean `EINVAL` (from either
+//! call). Every rule must be hit at least once.
 //!
 //! The kernel allocates a ring only after rules 1-8 pass, so only requests
 //! that pass them are kept small (a few MiB); huge and absurd values appear
@@ -40,9 +41,10 @@ const FILL_RXHASH: u32 = 1;
 const INT_MAX: u32 = i32::MAX as u32;
 
 /// Every rule of the validator, named by `GeometryError::rule`.
-fn all_rules() -> [&'static str; 12] {
+fn all_rules() -> [&'static str; 13] {
     use GeometryError as E;
     [
+        E::ReserveTooLarge { reserve: 0 },
         E::BlockSizeNotPositive { block_size: 0 },
         E::BlockSizeNotPageAligned {
             block_size: 0,
@@ -134,7 +136,11 @@ fn ring_bytes(r: &RingRequest) -> u64 {
 /// out, which only makes this answer `true` more often), written from the
 /// kernel source rather than taken from the validator under test.
 fn may_allocate(r: &RingRequest, page: u32, word: KernelWord) -> bool {
-    if r.block_nr == 0 || (r.block_size as i32) <= 0 || !r.block_size.is_multiple_of(page) {
+    if r.reserve > INT_MAX
+        || r.block_nr == 0
+        || (r.block_size as i32) <= 0
+        || !r.block_size.is_multiple_of(page)
+    {
         return false;
     }
     let min = u64::from(r.version.hdrlen(word)) + u64::from(r.reserve);
@@ -159,10 +165,11 @@ enum Aim {
     FrameNrOff,
     FreeRing,
     V3Extras,
+    ReserveTooLarge,
     Fuzz,
 }
 
-const AIMS: [(Aim, u64); 12] = [
+const AIMS: [(Aim, u64); 13] = [
     (Aim::Valid, 26),
     (Aim::BlockSizeNotPositive, 5),
     (Aim::BlockSizeUnaligned, 7),
@@ -174,6 +181,7 @@ const AIMS: [(Aim, u64); 12] = [
     (Aim::FrameNrOff, 7),
     (Aim::FreeRing, 5),
     (Aim::V3Extras, 10),
+    (Aim::ReserveTooLarge, 2),
     (Aim::Fuzz, 8),
 ];
 
@@ -537,6 +545,15 @@ impl Gen {
                     r.sizeof_priv = (room & !7) as u32 + 1;
                 }
             }
+            Aim::ReserveTooLarge => {
+                let any = INT_MAX + 1 + self.rng.below(u64::from(INT_MAX) + 1) as u32;
+                r.reserve = self.rng.pick(&[INT_MAX + 1, u32::MAX - 52, u32::MAX, any]);
+                if self.rng.chance(20) {
+                    // The reserve is refused before a ring is even freed.
+                    r.block_nr = 0;
+                    r.frame_nr = 0;
+                }
+            }
             Aim::Fuzz => {
                 r.block_size = self.arbitrary();
                 r.block_nr = match self.rng.below(3) {
@@ -584,7 +601,7 @@ impl Gen {
 fn kernel_verdict(r: &RingRequest) -> Result<(), Errno> {
     let mut s = PacketSocket::open(SocketType::Raw, None).expect("socket(AF_PACKET)");
     s.set_version(r.version).expect("PACKET_VERSION");
-    s.set_reserve(r.reserve).expect("PACKET_RESERVE");
+    s.set_reserve(r.reserve).map_err(|e| e.errno())?;
     match r.kind {
         RingKind::Rx => s.set_rx_ring(r),
         RingKind::Tx => s.set_tx_ring(r),

@@ -70,7 +70,7 @@ const BINUTILS_ARM: Package = Package {
 };
 const IPROUTE2: Package = Package {
     name: "iproute2",
-    programs: &["ip"],
+    programs: &["ip", "tc"],
 };
 const ETHTOOL: Package = Package {
     name: "ethtool",
@@ -90,7 +90,7 @@ const NETSNIFF_NG: Package = Package {
 };
 const UTIL_LINUX: Package = Package {
     name: "util-linux",
-    programs: &["unshare", "taskset"],
+    programs: &["unshare", "taskset", "setpriv"],
 };
 const MOUNT: Package = Package {
     name: "mount",
@@ -189,9 +189,10 @@ pub struct Needs {
 
 /// Everything `cargo xtask test` uses, for all of its steps: fmt and clippy
 /// (components), unit and netns (tcpdump, tshark, netsniff-ng, ethtool,
-/// iproute2, util-linux, defmt-print), msrv (the old toolchain), arm
-/// (targets, qemu-user, the armv7 cross gcc and C library), boards (what
-/// `build` needs) and vm (what the simulation needs).
+/// iproute2, util-linux, mount (a small tmpfs to fill), defmt-print), msrv
+/// (the old toolchain), arm (targets, qemu-user, the armv7 cross gcc and C
+/// library), boards (what `build` needs) and vm (what the simulation
+/// needs).
 pub const FOR_TEST: Needs = Needs {
     components: &["rustfmt", "clippy"],
     targets: ARM_TARGETS,
@@ -209,6 +210,7 @@ pub const FOR_TEST: Needs = Needs {
         TSHARK,
         NETSNIFF_NG,
         UTIL_LINUX,
+        MOUNT,
         PROCPS,
         CPIO,
         FONTS_DEJAVU_CORE,

@@ -98,6 +98,9 @@ pub struct BridgeArgs {
     /// Write the counters here for Prometheus (node_exporter's textfile format), atomically, every interval and at exit
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// Mode of the stats file, exactly (default: 0640 less the umask)
+    #[arg(long, value_name = "OCTAL")]
+    pub mode: Option<String>,
     /// Stop after this many seconds
     #[arg(long, value_name = "SECS")]
     pub duration: Option<String>,
@@ -259,10 +262,6 @@ pub struct Config {
     pub filter: Option<Filter>,
     /// How often the stats file is rewritten.
     pub stats_interval: Duration,
-    /// Where the stats file goes.
-    pub stats_file: Option<PathBuf>,
-    /// Where the Prometheus text goes.
-    pub metrics_file: Option<PathBuf>,
     /// When to stop by ourselves.
     pub duration: Option<Duration>,
     /// Offloads to switch off now and back on at exit.
@@ -422,14 +421,44 @@ pub fn wait_limit(args: &BridgeArgs) -> Result<Option<Duration>, Failure> {
     seconds("--wait-for-ports", text).map(Some)
 }
 
-/// Validate the options against the system and the defaults.
-pub fn resolve(
+/// The options that do not depend on the interfaces, checked: every
+/// mistake in them is reported before ringtap waits for a port.
+#[derive(Debug)]
+pub struct Options {
+    in_name: String,
+    out_name: String,
+    mirror_name: Option<String>,
+    workers: usize,
+    stats_interval: Duration,
+    user: Option<(u32, u32)>,
+    duration: Option<Duration>,
+    filter: Option<Filter>,
+    idle: Idle,
+    cpus: CpuList,
+    defaults: Defaults,
+    version: Tpacket,
+    block_size: Option<u32>,
+    block_nr: Option<u32>,
+    frame_size: Option<u32>,
+}
+
+impl Options {
+    /// The bridge's ports: IF_A, IF_B and the mirror.
+    pub fn ports(&self) -> (String, String, Option<String>) {
+        (
+            self.in_name.clone(),
+            self.out_name.clone(),
+            self.mirror_name.clone(),
+        )
+    }
+}
+
+/// Check the options on their own and against the defaults.
+pub fn parse(
     args: &BridgeArgs,
     defaults: &Defaults,
     default_ports: Option<(&str, &str, Option<&str>)>,
-    source: String,
-    sys: System,
-) -> Result<Config, Failure> {
+) -> Result<Options, Failure> {
     let (in_name, out_name, mirror_name) = port_names(args, default_ports)?;
     if in_name == out_name {
         return Err(usage(format!(
@@ -462,27 +491,6 @@ pub fn resolve(
         &args.expression,
         true,
     )?;
-
-    let a = port("--in", in_name)?;
-    let b = port("--out", out_name)?;
-    let mirror = mirror_name.map(|m| port("--mirror", m)).transpose()?;
-    // Names differ, but one may be the other's altname.
-    if a.ifindex == b.ifindex {
-        return Err(usage(format!(
-            "--in {in_name} and --out {out_name} are the same interface (ifindex {}; one name is \
-             an altname of the other): a bridge needs two interfaces",
-            a.ifindex
-        )));
-    }
-    if let Some(m) = &mirror {
-        if m.ifindex == a.ifindex || m.ifindex == b.ifindex {
-            return Err(usage(format!(
-                "--mirror {}: the same interface as a bridge port (ifindex {}): the mirror must \
-                 be a third interface",
-                m.name, m.ifindex
-            )));
-        }
-    }
     let idle = match (args.low_latency, &args.busy_poll) {
         (true, Some(_)) => {
             return Err(usage(
@@ -502,28 +510,100 @@ pub fn resolve(
         None => ringtap_linux::online_cpus()
             .map_err(|e| Failure::Runtime(format!("the CPUs ringtap may run on: {e}")))?,
     };
+    let size = |option: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| parse_u32(option, t, Kind::Size))
+            .transpose()
+    };
+    let block_nr = args
+        .block_nr
+        .as_deref()
+        .map(|t| parse_count("--block-nr", t))
+        .transpose()?;
+    if block_nr == Some(0) {
+        return Err(usage(
+            "--block-nr 0: a ring needs at least one block [rule: tp_block_nr >= 1]".into(),
+        ));
+    }
+    let version = args.tpacket.unwrap_or(defaults.tpacket);
+    Ok(Options {
+        in_name: in_name.to_owned(),
+        out_name: out_name.to_owned(),
+        mirror_name: mirror_name.map(str::to_owned),
+        workers,
+        stats_interval,
+        user,
+        duration,
+        filter,
+        idle,
+        cpus,
+        defaults: defaults.for_version(version),
+        version,
+        block_size: size("--block-size", &args.block_size)?,
+        block_nr,
+        frame_size: size("--frame-size", &args.frame_size)?,
+    })
+}
+
+/// Check the [`Options`] against the interfaces and the system.
+pub fn resolve(
+    args: &BridgeArgs,
+    opts: Options,
+    source: String,
+    sys: System,
+) -> Result<Config, Failure> {
+    let Options {
+        in_name,
+        out_name,
+        mirror_name,
+        workers,
+        stats_interval,
+        user,
+        duration,
+        filter,
+        idle,
+        cpus,
+        defaults,
+        version,
+        block_size,
+        block_nr,
+        frame_size,
+    } = opts;
+    let a = port("--in", &in_name)?;
+    let b = port("--out", &out_name)?;
+    let mirror = mirror_name
+        .as_deref()
+        .map(|m| port("--mirror", m))
+        .transpose()?;
+    // Names differ, but one may be the other's altname.
+    if a.ifindex == b.ifindex {
+        return Err(usage(format!(
+            "--in {in_name} and --out {out_name} are the same interface (ifindex {}; one name is \
+             an altname of the other): a bridge needs two interfaces",
+            a.ifindex
+        )));
+    }
+    if let Some(m) = &mirror {
+        if m.ifindex == a.ifindex || m.ifindex == b.ifindex {
+            return Err(usage(format!(
+                "--mirror {}: the same interface as a bridge port (ifindex {}): the mirror must \
+                 be a third interface",
+                m.name, m.ifindex
+            )));
+        }
+    }
 
     // RX ring: explicit options over the defaults.
-    let version = args.tpacket.unwrap_or(defaults.tpacket);
-    let defaults = defaults.for_version(version);
     let ingress_mtu = if args.both { a.mtu.max(b.mtu) } else { a.mtu };
     let need = max_rx_frame(ingress_mtu);
     let rx = match version {
         Tpacket::V3 => {
-            let block_size = match &args.block_size {
-                Some(t) => parse_u32("--block-size", t, Kind::Size)?,
-                None => defaults.block_size,
-            };
-            let block_nr = match &args.block_nr {
-                Some(t) => parse_count("--block-nr", t)?,
-                None => defaults.block_nr,
-            };
+            let block_size = block_size.unwrap_or(defaults.block_size);
+            let block_nr = block_nr.unwrap_or(defaults.block_nr);
             // V3 checks tp_frame_size only against the block; 2048 keeps
             // the kernel's frame count meaningful.
-            let frame_size = match &args.frame_size {
-                Some(t) => parse_u32("--frame-size", t, Kind::Size)?,
-                None => defaults.frame_size.unwrap_or(2048).min(block_size),
-            };
+            let frame_size =
+                frame_size.unwrap_or_else(|| defaults.frame_size.unwrap_or(2048).min(block_size));
             let per_block = block_size.checked_div(frame_size).unwrap_or(0);
             RingRequest {
                 retire_blk_tov: defaults.retire_blk_tov_ms,
@@ -538,22 +618,15 @@ pub fn resolve(
             }
         }
         Tpacket::V2 => {
-            let frame_size = match &args.frame_size {
-                Some(t) => parse_u32("--frame-size", t, Kind::Size)?,
-                // Room for the MTU behind the kernel's header, rounded up
-                // so frames tile the blocks.
-                None => defaults
+            // Room for the MTU behind the kernel's header, rounded up so
+            // frames tile the blocks.
+            let frame_size = frame_size.unwrap_or_else(|| {
+                defaults
                     .frame_size
-                    .unwrap_or_else(|| (need + 128).next_power_of_two().max(2048)),
-            };
-            let block_size = match &args.block_size {
-                Some(t) => parse_u32("--block-size", t, Kind::Size)?,
-                None => defaults.block_size.max(frame_size),
-            };
-            let block_nr = match &args.block_nr {
-                Some(t) => parse_count("--block-nr", t)?,
-                None => defaults.block_nr,
-            };
+                    .unwrap_or_else(|| (need + 128).next_power_of_two().max(2048))
+            });
+            let block_size = block_size.unwrap_or_else(|| defaults.block_size.max(frame_size));
+            let block_nr = block_nr.unwrap_or(defaults.block_nr);
             let per_block = block_size.checked_div(frame_size).unwrap_or(0);
             RingRequest::new(
                 TpacketVersion::V2,
@@ -681,8 +754,6 @@ pub fn resolve(
         rx_layout,
         filter,
         stats_interval,
-        stats_file: args.stats_file.clone(),
-        metrics_file: args.metrics_file.clone(),
         duration,
         offloads_to_restore,
         gro_batch_to_restore,

@@ -30,6 +30,7 @@ use watch::{Handoff, PortState};
 use worker::{Egress, Ingress, Worker};
 
 use crate::board::Board;
+use crate::files::{FileMode, Target};
 use crate::log;
 use crate::stats::{DirectionReport, MirrorReport, Report};
 use crate::Failure;
@@ -194,16 +195,78 @@ fn report(cfg: &Config, started: Instant, final_: bool) -> Report {
     }
 }
 
-fn write_stats(cfg: &Config, r: &Report) {
-    if let Some(path) = &cfg.stats_file {
-        if let Err(e) = r.write_atomically(path) {
-            log::warn(format_args!("cannot write {}: {e}", path.display()));
+/// How a counters file shows a report.
+type Render = fn(&Report) -> String;
+
+/// A counters file, checked before any socket is opened: `--stats-file`
+/// (JSON) or `--metrics-file` (Prometheus text), both rewritten atomically.
+#[derive(Debug)]
+struct CountersFile {
+    option: &'static str,
+    target: Target,
+    mode: FileMode,
+    render: Render,
+    /// The last write failed (warned about once, until one succeeds).
+    failing: bool,
+}
+
+impl CountersFile {
+    /// The files the options name.
+    fn open_all(args: &BridgeArgs) -> Result<Vec<CountersFile>, Failure> {
+        let mode = FileMode::from_option(args.mode.as_deref(), crate::files::STATS_MODE)?;
+        let wanted: [(&'static str, Option<&std::path::Path>, Render); 2] = [
+            ("--stats-file", args.stats_file.as_deref(), Report::to_json),
+            (
+                "--metrics-file",
+                args.metrics_file.as_deref(),
+                crate::metrics::render,
+            ),
+        ];
+        let mut files: Vec<CountersFile> = Vec::new();
+        for (option, path, render) in wanted {
+            let Some(path) = path else { continue };
+            let fail = |e: crate::files::FileError| e.into_failure(option);
+            let target = Target::new(path).map_err(fail)?;
+            target.check_replaceable().map_err(fail)?;
+            if let Some(other) = files.iter().find(|f| f.target.path() == target.path()) {
+                return Err(Failure::Usage(format!(
+                    "{option} {}: the same file as {} [rule: one file per format]",
+                    path.display(),
+                    other.option
+                )));
+            }
+            files.push(CountersFile {
+                option,
+                target,
+                mode,
+                render,
+                failing: false,
+            });
+        }
+        Ok(files)
+    }
+
+    fn write(&self, r: &Report) -> Result<(), crate::files::FileError> {
+        self.target
+            .replace_with((self.render)(r).as_bytes(), self.mode)
+    }
+
+    /// Rewrite the file; a failure is a warning, once.
+    fn update(&mut self, r: &Report) {
+        match self.write(r) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                log::warn(format_args!("cannot write the {} file: {e}", self.option));
+            }
+            Err(_) => {}
         }
     }
-    if let Some(path) = &cfg.metrics_file {
-        if let Err(e) = crate::stats::write_text_atomically(path, &crate::metrics::render(r)) {
-            log::warn(format_args!("cannot write {}: {e}", path.display()));
-        }
+}
+
+fn write_stats(files: &mut [CountersFile], r: &Report) {
+    for f in files {
+        f.update(r);
     }
 }
 
@@ -406,10 +469,15 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         ),
         None => (Defaults::HOST, None, "host defaults".to_owned()),
     };
+    let mut stats = CountersFile::open_all(args)?;
     let term = crate::signals::stop()?;
     let notifier = Notifier::from_env().map_err(|e| runtime("NOTIFY_SOCKET", e))?;
-    let (in_name, out_name, mirror_name) = config::port_names(args, ports)?;
-    let names: Vec<&str> = [in_name, out_name].into_iter().chain(mirror_name).collect();
+    let opts = config::parse(args, &defaults, ports)?;
+    let (in_name, out_name, mirror_name) = opts.ports();
+    let names: Vec<&str> = [in_name.as_str(), out_name.as_str()]
+        .into_iter()
+        .chain(mirror_name.as_deref())
+        .collect();
     let bring_up = board.as_ref().is_some_and(|b| b.ports.bring_up);
     if !wait_for_ports(
         &names,
@@ -421,10 +489,10 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         return Ok("stopped while waiting for the ports".to_owned());
     }
     // The bypass would forward every frame a second time.
-    let bypass = ringtap_linux::bypass::state(in_name, out_name)
+    let bypass = ringtap_linux::bypass::state(&in_name, &out_name)
         .map_err(|e| runtime(&format!("the bypass between {in_name} and {out_name}"), e))?;
     if bypass.a_to_b || bypass.b_to_a {
-        ringtap_linux::bypass::set(in_name, out_name, false).map_err(|e| {
+        ringtap_linux::bypass::set(&in_name, &out_name, false).map_err(|e| {
             runtime(
                 &format!("turning the bypass between {in_name} and {out_name} off"),
                 e,
@@ -435,15 +503,23 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         ));
     }
     let fail_open = args.fail_open || board.as_ref().is_some_and(|b| b.fail_open);
-    let cfg = config::resolve(args, &defaults, ports, source, sys)?;
+    let cfg = config::resolve(args, opts, source, sys)?;
     let cfg: &'static Config = CONFIG.init(cfg);
-    let result = forward(cfg, sys, args, &term, notifier.as_ref(), fail_open);
+    let result = forward(
+        cfg,
+        sys,
+        args,
+        &mut stats,
+        &term,
+        notifier.as_ref(),
+        fail_open,
+    );
     if let Some(n) = &notifier {
         let _ = n.notify("STOPPING=1");
     }
     restore_offloads(cfg);
     if fail_open {
-        match ringtap_linux::bypass::set(in_name, out_name, true) {
+        match ringtap_linux::bypass::set(&in_name, &out_name, true) {
             Ok(()) => log::info(format_args!(
                 "fail-open: the kernel forwards between {in_name} and {out_name} now"
             )),
@@ -523,6 +599,7 @@ fn forward(
     cfg: &'static Config,
     sys: System,
     args: &BridgeArgs,
+    stats: &mut [CountersFile],
     term: &AtomicBool,
     notifier: Option<&Notifier>,
     fail_open: bool,
@@ -630,7 +707,7 @@ fn forward(
             if let Some(n) = notifier {
                 let _ = n.notify(&format!("STATUS={}", r.status_line()));
             }
-            write_stats(cfg, &r);
+            write_stats(stats, &r);
             next_stats += cfg.stats_interval;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -641,9 +718,20 @@ fn forward(
         crashed |= t.join().is_err();
     }
     let last = report(cfg, started, true);
-    write_stats(cfg, &last);
     if crashed {
+        write_stats(stats, &last);
         return Err(Failure::Runtime("a worker thread failed".into()));
+    }
+    for f in stats.iter() {
+        // The final counters are the ones that matter: not written is a
+        // failure, with the counters on stderr instead.
+        f.write(&last).map_err(|e| {
+            Failure::Runtime(format!(
+                "cannot write the final {} file: {e}\n{}",
+                f.option,
+                last.render()
+            ))
+        })?;
     }
     Ok(last.render())
 }
