@@ -425,7 +425,10 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
     )?;
     let req = ring_request(args, board.as_ref())?;
     let layout = req
-        .validate(ringtap_linux::page_size(), ringtap_linux::kernel_word())
+        .validate(
+            ringtap_linux::page_size(),
+            ringtap_linux::kernel_word().word,
+        )
         .map_err(|e| refused_by(e, "--tpacket, --block-size, --block-nr, --frame-size"))?;
     let port_info = config::port("--in", &name)?;
     if let Some(batch) = config::gro_normal_batch().filter(|&b| b > 1) {
@@ -569,7 +572,7 @@ fn capture(
     // The file first: if it cannot be written, nothing is captured; an
     // older file at its name stays as it was until the capture runs.
     let pending = state.output.start().map_err(started_file)?;
-    let mut port = port::open_capture(&name, &req, layout, filter.as_deref())
+    let mut port = port::open_capture(&name, layout, filter.as_deref())
         .map_err(|e| Failure::Runtime(format!("capture socket on {name}: {e}")))?;
     let started = Instant::now();
     if let Some(s) = &stats {

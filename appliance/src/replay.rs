@@ -514,7 +514,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
         }
     };
     let out = config::port("--out", &out_name)?;
-    let word = ringtap_linux::kernel_word();
+    let word = ringtap_linux::kernel_word().word;
     // The board's [replay] ring, or one sized from the MTU.
     let req = match &board {
         Some(b) => b.tx_request(b.replay.tpacket.version()),
@@ -533,7 +533,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
             req.frame_size, out.mtu
         )));
     }
-    let port = port::open_tx(&out_name, &req, layout, args.qdisc_bypass)
+    let port = port::open_tx(&out_name, layout, args.qdisc_bypass)
         .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
     let signals = Signals::install(false)?;
     let mut tx = Transmitter {

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
-use ringtap_core::geometry::{Layout, RingRequest};
+use ringtap_core::geometry::Layout;
 use ringtap_linux::netdev;
 use ringtap_linux::notify::Notifier;
 use ringtap_linux::sandbox::CapabilitySet;
@@ -108,11 +108,10 @@ struct WorkerShared {
 #[derive(Debug)]
 struct Reopen {
     input: &'static str,
-    rx: RingRequest,
-    rx_layout: Layout,
+    rx: Layout,
     fanout: Option<FanoutArg>,
-    output: (&'static str, RingRequest, Layout),
-    mirror: Option<(&'static str, RingRequest, Layout)>,
+    output: (&'static str, Layout),
+    mirror: Option<(&'static str, Layout)>,
     qdisc_bypass: bool,
 }
 
@@ -337,15 +336,15 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
             let index = d * cfg.workers + w;
             let ws = &shared.workers[index];
             let name = dir.input.name.as_str();
-            let rx = port::open_rx(name, &cfg.rx, cfg.rx_layout, fanout)
+            let rx = port::open_rx(name, cfg.rx_layout, fanout)
                 .map_err(|e| runtime(&format!("RX ring on {name}"), e))?;
             let out_name = dir.output.name.as_str();
-            let tx = port::open_tx(out_name, &dir.tx, tx_layout, cfg.qdisc_bypass)
+            let tx = port::open_tx(out_name, tx_layout, cfg.qdisc_bypass)
                 .map_err(|e| runtime(&format!("TX ring on {out_name}"), e))?;
             let mirror = match (&cfg.mirror, mirror_layout) {
                 (Some(m), Some(layout)) => {
                     let mname = m.port.name.as_str();
-                    let p = port::open_tx(mname, &m.tx, layout, cfg.qdisc_bypass)
+                    let p = port::open_tx(mname, layout, cfg.qdisc_bypass)
                         .map_err(|e| runtime(&format!("TX ring on {mname}"), e))?;
                     Some(Egress::new(
                         shared.port(mname),
@@ -375,15 +374,14 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
             };
             reopens.push(Reopen {
                 input: name,
-                rx: cfg.rx,
-                rx_layout: cfg.rx_layout,
+                rx: cfg.rx_layout,
                 fanout,
-                output: (out_name, dir.tx, tx_layout),
+                output: (out_name, tx_layout),
                 mirror: cfg
                     .mirror
                     .as_ref()
                     .zip(mirror_layout)
-                    .map(|(m, layout)| (m.port.name.as_str(), m.tx, layout)),
+                    .map(|(m, layout)| (m.port.name.as_str(), layout)),
                 qdisc_bypass: cfg.qdisc_bypass,
             });
             let cpu = usize::from(cpus[index % cpus.len().max(1)]);
@@ -409,19 +407,19 @@ fn housekeeping(control: &netdev::Control, shared: &Shared, reopens: &[Reopen]) 
         ws.mirror.close_retired();
         let exists = |name: &str| shared.port(name).ifindex().is_some();
         if ws.input.is_wanted() && exists(r.input) {
-            if let Ok(p) = port::open_rx(r.input, &r.rx, r.rx_layout, r.fanout) {
+            if let Ok(p) = port::open_rx(r.input, r.rx, r.fanout) {
                 ws.input.offer(p);
             }
         }
-        let (name, req, layout) = r.output;
+        let (name, layout) = r.output;
         if ws.output.is_wanted() && exists(name) {
-            if let Ok(p) = port::open_tx(name, &req, layout, r.qdisc_bypass) {
+            if let Ok(p) = port::open_tx(name, layout, r.qdisc_bypass) {
                 ws.output.offer(p);
             }
         }
-        if let Some((name, req, layout)) = r.mirror {
+        if let Some((name, layout)) = r.mirror {
             if ws.mirror.is_wanted() && exists(name) {
-                if let Ok(p) = port::open_tx(name, &req, layout, r.qdisc_bypass) {
+                if let Ok(p) = port::open_tx(name, layout, r.qdisc_bypass) {
                     ws.mirror.offer(p);
                 }
             }
@@ -451,7 +449,7 @@ fn restore_offloads(cfg: &Config) {
 pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
     let sys = System {
         page: ringtap_linux::page_size(),
-        word: ringtap_linux::kernel_word(),
+        word: ringtap_linux::kernel_word().word,
     };
     let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let (defaults, ports, source) = match &board {

@@ -1,16 +1,16 @@
 //! Opening a bridge port's sockets: an RX ring socket on an ingress port, a
-//! TX ring socket on an egress (or mirror) port. The order follows the
-//! kernel: version and options, ring, mapping, membership, bind last (so
-//! nothing arrives before the ring is ready), fanout after bind.
+//! TX ring socket on an egress (or mirror) port. What each socket asks of
+//! the kernel is decided here; `ringtap_linux::RingSocketBuilder` opens it
+//! in the kernel's order.
 
 use ringtap_core::bpf::Instruction;
 use ringtap_core::fanout::FanoutArg;
-use ringtap_core::geometry::{Layout, RingRequest};
-use ringtap_linux::{netdev, Error, MappedRing, Membership, PacketSocket, SocketType, ETH_P_ALL};
+use ringtap_core::geometry::Layout;
+use ringtap_linux::{
+    netdev, Buffers, Error, MappedRing, Membership, PacketSocket, RingSocketBuilder, ETH_P_ALL,
+};
 
-/// An ingress port: every frame arriving on the interface, promiscuously,
-/// but none the host sends out of it (`PACKET_IGNORE_OUTGOING`), so the
-/// bridge never sees its own transmissions from the other direction.
+/// An ingress or captured port: a socket with an RX ring.
 #[derive(Debug)]
 pub struct RxPort {
     /// The socket.
@@ -33,26 +33,20 @@ pub struct TxPort {
     pub ifindex: u32,
 }
 
-/// Open an RX ring socket on `name`.
-pub fn open_rx(
-    name: &str,
-    req: &RingRequest,
-    layout: Layout,
-    fanout: Option<FanoutArg>,
-) -> Result<RxPort, Error> {
+/// A bridge's ingress port: every frame arriving on the interface,
+/// promiscuously, but none the host sends out of it
+/// (`PACKET_IGNORE_OUTGOING`), so the bridge never sees its own
+/// transmissions from the other direction; a fanout group member when
+/// there are several workers.
+pub fn open_rx(name: &str, layout: Layout, fanout: Option<FanoutArg>) -> Result<RxPort, Error> {
     let ifindex = netdev::ifindex(name)?;
-    // Protocol 0 at first: with ETH_P_ALL the socket would receive from
-    // every interface until bind.
-    let mut sock = PacketSocket::open(SocketType::Raw, None)?;
-    sock.set_version(req.version)?;
-    sock.set_ignore_outgoing(true)?;
-    sock.set_rx_ring(req)?;
-    let ring = sock.map(Some(layout), None)?;
-    sock.add_membership(ifindex, Membership::Promisc)?;
-    sock.bind(ifindex, ETH_P_ALL)?;
+    let mut builder = RingSocketBuilder::rx(layout)
+        .ignore_outgoing(true)
+        .membership(Membership::Promisc);
     if let Some(arg) = fanout {
-        sock.set_fanout(arg)?;
+        builder = builder.fanout(arg);
     }
+    let (sock, ring) = builder.open(ifindex, ETH_P_ALL)?;
     Ok(RxPort {
         sock,
         ring,
@@ -60,24 +54,19 @@ pub fn open_rx(
     })
 }
 
-/// Open a capture socket on `name`: every frame in both directions,
-/// promiscuously, through `filter` (run by the kernel) if given.
+/// A captured port: every frame in both directions, promiscuously, through
+/// `filter` (run by the kernel) if given.
 pub fn open_capture(
     name: &str,
-    req: &RingRequest,
     layout: Layout,
     filter: Option<&[Instruction]>,
 ) -> Result<RxPort, Error> {
     let ifindex = netdev::ifindex(name)?;
-    let mut sock = PacketSocket::open(SocketType::Raw, None)?;
-    sock.set_version(req.version)?;
-    sock.set_rx_ring(req)?;
-    let ring = sock.map(Some(layout), None)?;
-    sock.add_membership(ifindex, Membership::Promisc)?;
+    let mut builder = RingSocketBuilder::rx(layout).membership(Membership::Promisc);
     if let Some(program) = filter {
-        sock.attach_filter(program)?;
+        builder = builder.filter(program);
     }
-    sock.bind(ifindex, ETH_P_ALL)?;
+    let (sock, ring) = builder.open(ifindex, ETH_P_ALL)?;
     Ok(RxPort {
         sock,
         ring,
@@ -85,39 +74,23 @@ pub fn open_capture(
     })
 }
 
-/// Open a TX ring socket on `name`. Its send buffer is forced to the ring's
-/// size: with the default buffer, `send` fails with EAGAIN once a few
-/// hundred frames are in flight (the kernel charges each to the socket).
+/// An egress port. Its send buffer is the ring's size twice over, forced
+/// past `net.core.wmem_max` while CAP_NET_ADMIN allows (dropped after
+/// start-up, or never given: then as much as the limit allows, and a full
+/// buffer makes `send` return EAGAIN with the frames waiting in the ring).
 /// Frames carry a `virtio_net_hdr` (`PACKET_VNET_HDR`) so that the kernel
 /// copies each into its socket buffer rather than attaching ring pages,
 /// which a veth crossing network namespaces would copy again (see
 /// docs/design-notes.md); with `qdisc_bypass` they skip the egress
 /// queueing discipline (`PACKET_QDISC_BYPASS`).
-pub fn open_tx(
-    name: &str,
-    req: &RingRequest,
-    layout: Layout,
-    qdisc_bypass: bool,
-) -> Result<TxPort, Error> {
+pub fn open_tx(name: &str, layout: Layout, qdisc_bypass: bool) -> Result<TxPort, Error> {
     let ifindex = netdev::ifindex(name)?;
-    let mut sock = PacketSocket::open(SocketType::Raw, None)?;
-    sock.set_version(req.version)?;
     let buffer = (layout.mmap_len() as usize).saturating_mul(2);
-    match sock.force_buffers(buffer) {
-        Ok(()) => {}
-        // Without CAP_NET_ADMIN (dropped after start-up, or never given):
-        // as much as net.core.wmem_max allows; a full buffer makes `send`
-        // return EAGAIN, and the frames wait in the ring for the next one.
-        Err(e) if e.errno() == rustix::io::Errno::PERM => sock.set_send_buffer(buffer)?,
-        Err(e) => return Err(e),
-    }
-    sock.set_vnet_hdr(true)?;
-    if qdisc_bypass {
-        sock.set_qdisc_bypass(true)?;
-    }
-    sock.set_tx_ring(req)?;
-    let ring = sock.map(None, Some(layout))?;
-    sock.bind(ifindex, 0)?;
+    let (sock, ring) = RingSocketBuilder::tx(layout)
+        .buffers(Buffers::ForcedOrLimited(buffer))
+        .vnet_hdr(true)
+        .qdisc_bypass(qdisc_bypass)
+        .open(ifindex, 0)?;
     Ok(TxPort {
         sock,
         ring,

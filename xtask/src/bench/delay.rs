@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
-use ringtap_linux::{netdev, MappedRing, PacketSocket, SocketType, TxError};
+use ringtap_linux::{netdev, MappedRing, PacketSocket, RingSocketBuilder, System, TxError};
 use rustix::io::Errno;
 
 use std::fmt::Write as _;
@@ -117,44 +117,18 @@ fn failed(what: String) -> impl FnOnce(ringtap_linux::Error) -> Error {
     move |e| Error::Failed(format!("{what}: {e}"))
 }
 
-fn ring(kind: RingKind, block_nr: u32) -> RingRequest {
-    let block = 64 << 10;
-    RingRequest::new(
-        TpacketVersion::V2,
-        kind,
-        block,
-        block_nr,
-        FRAME_SIZE,
-        block_nr * (block / FRAME_SIZE),
-    )
-}
-
 fn open(dev: &str, kind: RingKind, protocol: u16) -> Result<(PacketSocket, MappedRing)> {
     let ifindex = netdev::ifindex(dev).map_err(failed(format!("ifindex of {dev}")))?;
-    let mut sock =
-        PacketSocket::open(SocketType::Raw, None).map_err(failed(format!("socket for {dev}")))?;
-    sock.set_version(TpacketVersion::V2)
-        .map_err(failed(format!("PACKET_VERSION on {dev}")))?;
-    let req = ring(kind, 16);
-    let layout = req
-        .validate(ringtap_linux::page_size(), sock.kernel_word())
+    let sys = System::probe();
+    let layout = RingRequest::tiled(TpacketVersion::V2, kind, 64 << 10, 16, FRAME_SIZE)
+        .validate(sys.page, sys.word)
         .map_err(|e| Error::Failed(format!("probe ring on {dev}: {e}")))?;
-    let mapped = match kind {
-        RingKind::Rx => {
-            sock.set_rx_ring(&req)
-                .map_err(failed(format!("PACKET_RX_RING on {dev}")))?;
-            sock.map(Some(layout), None)
-        }
-        RingKind::Tx => {
-            sock.set_tx_ring(&req)
-                .map_err(failed(format!("PACKET_TX_RING on {dev}")))?;
-            sock.map(None, Some(layout))
-        }
+    match kind {
+        RingKind::Rx => RingSocketBuilder::rx(layout),
+        RingKind::Tx => RingSocketBuilder::tx(layout),
     }
-    .map_err(failed(format!("mmap on {dev}")))?;
-    sock.bind(ifindex, protocol)
-        .map_err(failed(format!("bind to {dev}")))?;
-    Ok((sock, mapped))
+    .open(ifindex, protocol)
+    .map_err(failed(format!("ring socket on {dev}")))
 }
 
 /// Sends `count` probes at `rate` per second over `path` and returns their
