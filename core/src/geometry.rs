@@ -629,16 +629,6 @@ impl Layout {
                 + within as u64 * self.request.frame_size as u64,
         )
     }
-
-    /// Total bytes a packet may occupy in a frame after the kernel's header
-    /// area and the reserve: the largest snap length a V1/V2 RX frame holds
-    /// for a SOCK_RAW socket, before the kernel's own 16-byte MAC alignment.
-    pub const fn frame_payload_room(&self) -> u32 {
-        self.request
-            .frame_size
-            .saturating_sub(self.hdrlen())
-            .saturating_sub(self.request.reserve)
-    }
 }
 
 /// The single mapping of a socket with an RX ring, a TX ring or both: the

@@ -1,7 +1,7 @@
-//! Opening a bridge port's sockets: an RX ring socket on an ingress port, a
-//! TX ring socket on an egress (or mirror) port. What each socket asks of
-//! the kernel is decided here; `ringtap_linux::RingSocketBuilder` opens it
-//! in the kernel's order.
+//! The interfaces a mode works on, and their ring sockets: an RX ring socket
+//! on an ingress (or captured) port, a TX ring socket on an egress (or
+//! mirror, or replay) port. What each socket asks of the kernel is decided
+//! here; `ringtap_linux::RingSocketBuilder` opens it in the kernel's order.
 
 use ringtap_core::bpf::Instruction;
 use ringtap_core::fanout::FanoutArg;
@@ -9,6 +9,54 @@ use ringtap_core::geometry::Layout;
 use ringtap_linux::{
     netdev, Buffers, Error, MappedRing, Membership, PacketSocket, RingSocketBuilder, ETH_P_ALL,
 };
+
+use crate::Failure;
+
+/// An interface as found at start-up.
+#[derive(Debug, Clone)]
+pub struct Port {
+    /// Its name (how it is found again after it is re-created).
+    pub name: String,
+    /// Its interface index at start-up.
+    pub ifindex: u32,
+    /// Its MTU.
+    pub mtu: u32,
+}
+
+/// Find the interface `name` given as `option` and check it can carry
+/// traffic now.
+pub fn port(option: &str, name: &str) -> Result<Port, Failure> {
+    let missing = |e: Error| {
+        Failure::Usage(format!(
+            "{option} {name}: no such interface ({e}); `ip link` lists them"
+        ))
+    };
+    let ifindex = netdev::ifindex(name).map_err(missing)?;
+    let flags = netdev::link_flags(name).map_err(missing)?;
+    if !flags.up {
+        return Err(Failure::Usage(format!(
+            "{option} {name}: the interface is down; bring it up first (`ip link set {name} up`)"
+        )));
+    }
+    let mtu = netdev::mtu(name).map_err(missing)?;
+    Ok(Port {
+        name: name.to_owned(),
+        ifindex,
+        mtu,
+    })
+}
+
+/// Why a receive batch above 1 (`net.core.gro_normal_batch`) matters to a
+/// bridge or a capture.
+pub fn reorder_warning(batch: u32) -> String {
+    format!(
+        "net.core.gro_normal_batch is {batch}: a NIC driver that receives in batches hands \
+         VLAN-tagged frames to packet sockets ahead of untagged frames received before them in \
+         the same batch (net/core/dev.c), so ringtap would see them reordered; \
+         `sysctl -w net.core.gro_normal_batch=1` (or `ringtap bridge --fix-offloads`) keeps the \
+         wire order"
+    )
+}
 
 /// An ingress or captured port: a socket with an RX ring.
 #[derive(Debug)]
