@@ -27,6 +27,7 @@ use ringtap_core::geometry::{Layout, RingKind, RingRequest, TpacketVersion};
 use ringtap_core::loss::LossLedger;
 use ringtap_core::status::RxStatus;
 use ringtap_core::vlan::{self, Tag};
+use ringtap_linux::sandbox::CapabilitySet;
 use ringtap_linux::{FrameInfo, PacketSocket};
 use rustix::event::PollFlags;
 use rustix::fd::AsFd as _;
@@ -143,6 +144,8 @@ pub struct CaptureArgs {
     /// Ring geometry and port from a board profile file
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub confine: crate::confine::ConfineArgs,
     /// Capture only frames this pcap-filter expression matches; its words are joined by spaces
     #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
@@ -363,6 +366,7 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
             ))
         }
     };
+    let user = crate::confine::user(&args.confine)?;
     let snaplen = match parse_u32("--snaplen", &args.snaplen, Kind::Size)? {
         0 => 262_144,
         n => n,
@@ -501,7 +505,16 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         losses: 0,
         count,
     };
-    capture(state, stats, name, duration, filter, req, layout)
+    let run = Run {
+        name,
+        duration,
+        filter,
+        req,
+        layout,
+        confine: &args.confine,
+        user,
+    };
+    capture(state, stats, run)
 }
 
 /// `--stats-file`.
@@ -549,15 +562,31 @@ fn counters_line(name: &str, state: &State) -> String {
     )
 }
 
-fn capture(
-    mut state: State,
-    mut stats: Option<StatsFile>,
+/// What [`capture`] opens and how long it runs.
+struct Run<'a> {
     name: String,
     duration: Option<Duration>,
     filter: Option<Filter>,
     req: RingRequest,
     layout: Layout,
+    confine: &'a crate::confine::ConfineArgs,
+    user: Option<(u32, u32)>,
+}
+
+fn capture(
+    mut state: State,
+    mut stats: Option<StatsFile>,
+    run: Run<'_>,
 ) -> Result<String, Failure> {
+    let Run {
+        name,
+        duration,
+        filter,
+        req,
+        layout,
+        confine,
+        user,
+    } = run;
     let signals = Signals::install(true)?;
     let started_file = |e: OutputError| {
         if e.usage {
@@ -571,6 +600,8 @@ fn capture(
     let pending = state.output.start().map_err(started_file)?;
     let mut port = port::open_capture(&name, &req, layout, filter.as_deref())
         .map_err(|e| Failure::Runtime(format!("capture socket on {name}: {e}")))?;
+    // The socket is open: parsing the traffic needs no capability.
+    crate::confine::apply(confine, user, CapabilitySet::empty(), false, "capture")?;
     let started = Instant::now();
     if let Some(s) = &stats {
         s.write(&state.report(&name, started, false))

@@ -95,6 +95,8 @@ pub struct ReplayArgs {
     /// Send straight to the driver, skipping the port's queueing discipline (tc)
     #[arg(long)]
     pub qdisc_bypass: bool,
+    #[command(flatten)]
+    pub confine: crate::confine::ConfineArgs,
 }
 
 /// The buffer the file is read through: it must hold the longest record
@@ -476,6 +478,7 @@ fn wait_until(
 
 /// `ringtap replay`.
 pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
+    let user = crate::confine::user(&args.confine)?;
     let loops = u64::from(parse_count("--loop", &args.loops)?);
     let count = args
         .count
@@ -536,6 +539,15 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let port = port::open_tx(&out_name, &req, layout, args.qdisc_bypass)
         .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
     let signals = Signals::install(false)?;
+    // The socket is open: sending on it and reading the file need no
+    // capability.
+    crate::confine::apply(
+        &args.confine,
+        user,
+        ringtap_linux::sandbox::CapabilitySet::empty(),
+        false,
+        "replay",
+    )?;
     let mut tx = Transmitter {
         port,
         name: out_name,
