@@ -189,19 +189,19 @@ impl State {
         if info.status.contains(RxStatus::LOSING) {
             self.read_statistics(sock);
         }
+        // A frame the kernel took a VLAN tag out of is written with the tag
+        // put back (through the scratch buffer); every other frame straight
+        // from the ring. A frame shorter than an Ethernet header cannot
+        // hold a tag: it is written as it came.
         let tag = Tag::from_ring(info.vlan_tci, info.vlan_tpid);
-        // A frame shorter than an Ethernet header cannot hold a tag: it is
-        // written as it came.
-        let (n, added) = match vlan::copy_restoring(data, tag, &mut self.scratch) {
-            Ok(n) => (n, n - data.len()),
-            Err(_) => {
-                let n = data.len().min(self.scratch.len());
-                self.scratch[..n].copy_from_slice(&data[..n]);
-                (n, 0)
-            }
+        let (frame, orig_len) = match tag {
+            None => (data, info.len),
+            Some(_) => match vlan::copy_restoring(data, tag, &mut self.scratch) {
+                Ok(n) => (&self.scratch[..n], info.len + vlan::TAG_LEN as u32),
+                Err(_) => (data, info.len),
+            },
         };
-        let orig_len = info.len + added as u32;
-        let caplen = n.min(self.snaplen);
+        let caplen = frame.len().min(self.snaplen);
         let ts_ns = u64::from(info.timestamp.sec) * 1_000_000_000 + u64::from(info.timestamp.nsec);
         let dropped_before = self.ledger.take_dropped_before();
         self.captured += 1;
@@ -214,13 +214,8 @@ impl State {
             });
         }
         let ledger = self.ledger;
-        self.output.packet(
-            ts_ns,
-            orig_len,
-            &self.scratch[..caplen],
-            dropped_before,
-            &ledger,
-        )
+        self.output
+            .packet(ts_ns, orig_len, &frame[..caplen], dropped_before, &ledger)
     }
 
     fn report(&self, name: &str, started: Instant, final_: bool) -> CaptureReport {
