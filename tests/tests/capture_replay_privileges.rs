@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ringtap_tests::confined::{assert_confined, field};
 use ringtap_tests::tools::{
     assert_same_frames, run_bounded, tcpdump_read, tools_present, Capture, Scratch,
 };
@@ -18,43 +19,9 @@ use rustix::process::Signal;
 
 const NOBODY: u32 = 65534;
 
-fn field<'a>(status: &'a str, name: &str) -> &'a str {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-        .unwrap_or_else(|| panic!("no {name} in {status}"))
-        .trim()
-}
-
-/// Every thread of `pid`: no capability, no_new_privs, seccomp filter
-/// mode, and `uid` when given.
+/// Every thread: no capability at all, no_new_privs, a seccomp filter.
 fn check_confined(pid: u32, uid: Option<u32>) {
-    let dir = format!("/proc/{pid}/task");
-    let mut threads = 0;
-    for entry in std::fs::read_dir(&dir).expect("task dir") {
-        let path = entry.unwrap().path().join("status");
-        let status = std::fs::read_to_string(&path).expect("status");
-        threads += 1;
-        for set in ["CapEff", "CapPrm", "CapBnd"] {
-            assert_eq!(
-                u64::from_str_radix(field(&status, set), 16).unwrap(),
-                0,
-                "{}: {set}",
-                path.display()
-            );
-        }
-        assert_eq!(field(&status, "NoNewPrivs"), "1", "{}", path.display());
-        assert_eq!(field(&status, "Seccomp"), "2", "{}", path.display());
-        if let Some(uid) = uid {
-            let uids: Vec<&str> = field(&status, "Uid").split_whitespace().collect();
-            assert!(
-                uids.iter().all(|u| *u == uid.to_string()),
-                "{}: Uid {uids:?}",
-                path.display()
-            );
-        }
-    }
-    assert!(threads >= 1);
+    assert_confined(pid, 0, uid);
 }
 
 fn path_str(p: &Path) -> &str {
