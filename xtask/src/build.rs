@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use ringtap_board::{Board, BoardError};
+
 use crate::{deps, target_dir, workspace_root, Cmd, Error, Result};
 
 const HELP: &str = "\
@@ -25,100 +27,30 @@ Options:
   -h, --help     print this message
 ";
 
-/// The parts of `boards/<name>/board.toml` the build and the packages use.
-/// (The appliance checks the whole profile; `ringtap plan --board` and its
-/// tests fail on a bad one.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// The folder name.
-    pub name: String,
-    /// 0: dev host, 1: emulated in every test run, 2: built and size-checked.
-    pub tier: u8,
-    /// Rust target triple.
-    pub target: String,
-    /// Largest stripped binary, in bytes.
-    pub binary_budget: u64,
-    /// The `board.toml` file.
-    pub path: PathBuf,
+/// The profile of board `name` (ringtap-board's built-in copy of
+/// `boards/<name>/board.toml`, checked as the appliance checks it); an
+/// unknown name is a usage error that lists the boards.
+pub fn load_profile(name: &str) -> Result<Board> {
+    Board::named(name).map_err(|e| match e {
+        BoardError::Unknown { .. } => Error::Usage(e.to_string()),
+        _ => Error::Failed(e.to_string()),
+    })
 }
 
-impl Profile {
-    /// Reads `boards/<name>/board.toml`.
-    pub fn load(name: &str) -> Result<Profile> {
-        let path = boards_dir().join(name).join("board.toml");
-        if !path.is_file() {
-            return Err(Error::Usage(format!(
-                "unknown board `{name}` (no boards/{name}/board.toml); boards: {}",
-                board_names()?.join(", ")
-            )));
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?;
-        Profile::parse(name, &text, path)
-    }
-
-    fn parse(name: &str, text: &str, path: PathBuf) -> Result<Profile> {
-        let shown = format!("boards/{name}/board.toml");
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| Error::Failed(format!("{shown}: not valid TOML: {e}")))?;
-        let field = |key: &str| {
-            table
-                .get(key)
-                .ok_or_else(|| Error::Failed(format!("{shown}: no `{key}`")))
-        };
-        let string = |key: &str| {
-            field(key)?
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| Error::Failed(format!("{shown}: `{key}` must be a string")))
-        };
-        let number = |key: &str| {
-            field(key)?
-                .as_integer()
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| {
-                    Error::Failed(format!("{shown}: `{key}` must be a non-negative integer"))
-                })
-        };
-        let profile_name = string("name")?;
-        if profile_name != name {
-            return Err(Error::Failed(format!(
-                "{shown}: `name` is \"{profile_name}\", must be the folder name \"{name}\""
-            )));
-        }
-        let tier = u8::try_from(number("tier")?)
-            .map_err(|_| Error::Failed(format!("{shown}: `tier` must be 0, 1 or 2")))?;
-        let kib = number("binary_budget_kib")?;
-        Ok(Profile {
-            name: profile_name,
-            tier,
-            target: string("target")?,
-            binary_budget: kib.saturating_mul(1024),
-            path,
-        })
-    }
+/// Every board, sorted: the folders of `boards/` with a `board.toml`
+/// (ringtap-board's tests keep its built-in list and the folders in step).
+pub fn board_names() -> impl Iterator<Item = &'static str> {
+    Board::known()
 }
 
-fn boards_dir() -> PathBuf {
-    workspace_root().join("boards")
+/// The board's folder, `boards/<name>`: its profile, README and packaging.
+pub fn board_dir(name: &str) -> PathBuf {
+    workspace_root().join("boards").join(name)
 }
 
-/// Every folder of `boards/` with a `board.toml`, sorted.
-pub fn board_names() -> Result<Vec<String>> {
-    let dir = boards_dir();
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| Error::Failed(format!("cannot list {}: {e}", dir.display())))?;
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry =
-            entry.map_err(|e| Error::Failed(format!("cannot list {}: {e}", dir.display())))?;
-        if entry.path().join("board.toml").is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
-    Ok(names)
+/// The board's largest stripped binary, in bytes.
+pub fn binary_budget(board: &Board) -> u64 {
+    u64::from(board.binary_budget_kib) * 1024
 }
 
 /// How to build, strip, recognise and run a binary for one target.
@@ -165,7 +97,7 @@ const TARGETS: [TargetTools; 3] = [
     },
 ];
 
-fn tools_for(profile: &Profile) -> Result<&'static TargetTools> {
+fn tools_for(profile: &Board) -> Result<&'static TargetTools> {
     TARGETS
         .iter()
         .find(|t| t.target == profile.target)
@@ -183,7 +115,7 @@ fn tools_for(profile: &Profile) -> Result<&'static TargetTools> {
 #[derive(Debug)]
 pub struct Built {
     /// The board's profile.
-    pub profile: Profile,
+    pub profile: Board,
     /// The stripped binary.
     pub binary: PathBuf,
     /// The unstripped binary with debug info.
@@ -235,7 +167,7 @@ fn parse_args(args: &[String]) -> Result<Option<Vec<String>>> {
         }
     }
     match (all, boards.is_empty()) {
-        (true, true) => Ok(Some(board_names()?)),
+        (true, true) => Ok(Some(board_names().map(str::to_string).collect())),
         (true, false) => Err(Error::Usage(
             "give `--board NAME` or `--all`, not both".into(),
         )),
@@ -251,7 +183,7 @@ fn parse_args(args: &[String]) -> Result<Option<Vec<String>>> {
 /// the tools are there.
 pub fn build_board(name: &str) -> Result<Built> {
     deps::ensure(&deps::FOR_BUILD)?;
-    let profile = Profile::load(name)?;
+    let profile = load_profile(name)?;
     let tools = tools_for(&profile)?;
     println!();
     println!("==> build {} ({})", profile.name, profile.target);
@@ -309,11 +241,14 @@ pub fn build_board(name: &str) -> Result<Built> {
         size,
     };
     println!("{}", size_line(&built));
-    if built.size > built.profile.binary_budget {
+    if built.size > binary_budget(&built.profile) {
         return Err(Error::Failed(format!(
             "{}: the stripped binary is {} bytes, over the board's budget of {} bytes \
              (binary_budget_kib in boards/{}/board.toml)",
-            built.profile.name, built.size, built.profile.binary_budget, built.profile.name
+            built.profile.name,
+            built.size,
+            binary_budget(&built.profile),
+            built.profile.name
         )));
     }
     run_checks(tools, &built)?;
@@ -370,9 +305,9 @@ fn size_line(b: &Built) -> String {
         shown(&b.binary),
         b.size,
         b.size.div_ceil(1024),
-        b.profile.binary_budget / 1024,
+        b.profile.binary_budget_kib,
         (b.size * 100)
-            .checked_div(b.profile.binary_budget)
+            .checked_div(binary_budget(&b.profile))
             .unwrap_or(0),
         shown(&b.debug)
     )
@@ -445,7 +380,8 @@ mod tests {
             parse(&["--board", "rpi4", "--board=beaglebone-black"]).unwrap(),
             Some(vec!["rpi4".to_string(), "beaglebone-black".to_string()])
         );
-        assert_eq!(parse(&["--all"]).unwrap(), Some(board_names().unwrap()));
+        let all: Vec<String> = board_names().map(str::to_string).collect();
+        assert_eq!(parse(&["--all"]).unwrap(), Some(all));
         assert!(parse(&["--help"]).unwrap().is_none());
         for bad in [
             &[][..],
@@ -459,38 +395,15 @@ mod tests {
 
     #[test]
     fn every_board_has_tools() {
-        let names = board_names().unwrap();
-        assert!(names.contains(&"rpi4".to_string()), "{names:?}");
-        assert!(!names.contains(&"packaging".to_string()));
+        let names: Vec<&str> = board_names().collect();
+        assert!(names.contains(&"rpi4"), "{names:?}");
         for name in names {
-            let profile = Profile::load(&name).unwrap();
+            let profile = load_profile(name).unwrap();
             assert!(tools_for(&profile).is_ok(), "{name}");
-            assert!(profile.binary_budget >= 1024 * 1024, "{name}");
+            assert!(binary_budget(&profile) >= 1024 * 1024, "{name}");
+            assert!(board_dir(name).join("board.toml").is_file(), "{name}");
         }
-        assert!(matches!(Profile::load("rpi5"), Err(Error::Usage(_))));
-    }
-
-    #[test]
-    fn profile_fields() {
-        let path = PathBuf::from("board.toml");
-        let p = Profile::parse(
-            "b",
-            "name = \"b\"\ntier = 2\ntarget = \"x\"\nbinary_budget_kib = 2\n[ports]\nin = \"a\"",
-            path.clone(),
-        )
-        .unwrap();
-        assert_eq!((p.tier, p.target.as_str(), p.binary_budget), (2, "x", 2048));
-        let e = Profile::parse("c", "name = \"b\"", path.clone()).unwrap_err();
-        assert!(
-            e.to_string().contains("must be the folder name \"c\""),
-            "{e}"
-        );
-        let e = Profile::parse("b", "name = \"b\"\ntier = -1", path).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("`tier` must be a non-negative integer"),
-            "{e}"
-        );
+        assert!(matches!(load_profile("rpi5"), Err(Error::Usage(_))));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::build::{self, Profile};
+use ringtap_board::Board;
+
+use crate::build;
 use crate::{buildroot, yocto};
 use crate::{target_dir, workspace_root, Cmd, Error, Result};
 
@@ -175,7 +177,9 @@ fn parse_args(args: &[String]) -> Result<Option<Task>> {
     }
     match (pin, all, boards.is_empty()) {
         (Some(revision), false, true) => Ok(Some(Task::Pin(revision))),
-        (None, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
+        (None, true, true) => Ok(Some(Task::Boards(
+            build::board_names().map(str::to_string).collect(),
+        ))),
         (None, false, false) => Ok(Some(Task::Boards(boards))),
         _ => Err(Error::Usage(
             "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--pin REV` (see \
@@ -207,13 +211,10 @@ fn pin(revision: &str) -> Result {
 
 /// Writes `<out_dir>/ringtap-<version>-<board>.tar.gz` with `binary` as
 /// the board's ringtap, and returns its path.
-fn package(profile: &Profile, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
+fn package(profile: &Board, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
     let stage = out_dir.join(format!("{}-root", profile.name));
     remove_dir(&stage)?;
-    let board_dir = profile
-        .path
-        .parent()
-        .ok_or_else(|| Error::Failed(format!("{} has no folder", profile.path.display())))?;
+    let board_dir = build::board_dir(&profile.name);
     for (path, mode, source) in LAYOUT {
         let from = match source {
             Source::Binary => binary.to_path_buf(),
@@ -412,7 +413,7 @@ mod tests {
     fn tarball_installs_into_a_destdir() {
         let tmp = TempDir::new("tarball");
         let binary = stand_in_binary(&tmp.0);
-        let profile = Profile::load("beaglebone-black").unwrap();
+        let profile = build::load_profile("beaglebone-black").unwrap();
         let tarball = package(&profile, &binary, &tmp.0).unwrap();
         assert_eq!(
             tarball.file_name().unwrap().to_str().unwrap(),
@@ -496,7 +497,7 @@ mod tests {
         let binary = stand_in_binary(&tmp.0);
         let root = tmp.0.join("root");
         let profile_path = root.join("etc/ringtap/board.toml");
-        let old = package(&Profile::load("rpi4").unwrap(), &binary, &tmp.0).unwrap();
+        let old = package(&build::load_profile("rpi4").unwrap(), &binary, &tmp.0).unwrap();
         unpack(&old, &root);
         // First boot: the default becomes the profile.
         tmpfiles_at_boot(&root);
@@ -509,7 +510,7 @@ mod tests {
         // An upgrade whose default profile differs, unpacked over it; then
         // a reboot.
         let new = package(
-            &Profile::load("qemu-virt-aarch64").unwrap(),
+            &build::load_profile("qemu-virt-aarch64").unwrap(),
             &binary,
             &tmp.0.join("new"),
         )
