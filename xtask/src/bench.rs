@@ -27,10 +27,8 @@ use capture::{Capturer, ALL_CAPTURERS};
 
 use crate::{deps, is_root, target_dir, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask bench [--quick] [--seconds N] [--only PART] [--dut NAME]...
-                         [--delay-load FPS] [--ringtap-args ARGS]
-
+/// `cargo xtask bench --help`, above the options.
+pub const ABOUT: &str = "\
 Three parts, measured in the same topology and run (default: all):
   bridge   how fast `ringtap bridge`, `netsniff-ng --in dut0 --out dut1` and
            the kernel bridge forward frames from dut0 to dut1
@@ -106,20 +104,34 @@ Program output goes to <target>/bench/logs/, ringtap's stats files to
 
 While it runs, net.core.wmem_default is raised to 4 MiB (and restored
 afterwards): inside a namespace the value is read-only and mirrors the host's,
-and at the 208 KiB default trafgen's TX ring flush fails with EAGAIN.
+and at the 208 KiB default trafgen's TX ring flush fails with EAGAIN.";
 
-Options:
-  --quick        1 repetition of 2-second runs (default: 3 repetitions of 3 s)
-  --seconds N    seconds of traffic per run, 1 to 60
-  --only PART    run one part: bridge, delay or capture
-  --dut NAME     measure only NAME (repeatable): ringtap and netsniff-ng
-                 (all parts), kernel-bridge (bridge, delay), ringtap-v3 and
-                 ringtap-lowlat (delay; bridge when named), tcpdump (capture)
-  --delay-load FPS   the delay part's background load
-  --ringtap-args ARGS  add ARGS to every `ringtap bridge` command (to compare
-                 settings; the tables still say ringtap)
-  -h, --help     print this message
-";
+/// The options of `cargo xtask bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// 1 repetition of 2-second runs (default: 3 repetitions of 3 s)
+    #[arg(long)]
+    quick: bool,
+    /// Seconds of traffic per run, 1 to 60
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=60))]
+    seconds: Option<u32>,
+    /// Run one part
+    #[arg(long, value_name = "PART")]
+    only: Option<Part>,
+    /// Measure only NAME (repeatable): ringtap and netsniff-ng (all parts),
+    /// kernel-bridge (bridge, delay), ringtap-v3 and ringtap-lowlat (delay;
+    /// bridge when named), tcpdump (capture)
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(program_names()))]
+    dut: Vec<String>,
+    /// The delay part's background load, frames per second (default: half of
+    /// ringtap's lossless rate in the bridge part, else 100k)
+    #[arg(long, value_name = "FPS", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    delay_load: Option<u64>,
+    /// Add ARGS to every `ringtap bridge` command (to compare settings; the
+    /// tables still say ringtap)
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    ringtap_args: Vec<String>,
+}
 
 /// trafgen runs here; counter reads are pinned here too.
 const GENERATOR_CPU: usize = 0;
@@ -262,14 +274,15 @@ const CASES: [Case; 7] = [
 ];
 
 /// A part of the benchmark, for `--only`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Part {
+    /// How fast the bridges forward
     Bridge,
+    /// The one-way delay each bridge adds
     Delay,
+    /// How fast the capturers write files
     Capture,
 }
-
-const ALL_PARTS: [Part; 3] = [Part::Bridge, Part::Delay, Part::Capture];
 
 impl Part {
     fn name(self) -> &'static str {
@@ -343,89 +356,11 @@ fn program_names() -> Vec<&'static str> {
     names
 }
 
-/// The options, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Options>> {
-    let mut quick = false;
-    let mut seconds = None;
-    let mut only = None;
-    let mut chosen: Vec<&'static str> = Vec::new();
-    let mut ringtap_extra = Vec::new();
-    let mut delay_load = None;
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        let (flag, inline_value) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
-            _ => (arg, None),
-        };
-        let mut value = || {
-            inline_value
-                .or_else(|| args.next())
-                .ok_or_else(|| Error::Usage(format!("`{flag}` needs a value (see --help)")))
-        };
-        match flag {
-            "-h" | "--help" => return Ok(None),
-            "--quick" if inline_value.is_none() => quick = true,
-            "--seconds" => {
-                let text = value()?;
-                let n = text
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=60).contains(n))
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "`--seconds {text}`: must be a whole number from 1 to 60"
-                        ))
-                    })?;
-                seconds = Some(n);
-            }
-            "--only" => {
-                let name = value()?;
-                let part = ALL_PARTS
-                    .into_iter()
-                    .find(|p| p.name() == name)
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "`--only {name}`: unknown part; choose bridge, delay or capture"
-                        ))
-                    })?;
-                only = Some(part);
-            }
-            "--delay-load" => {
-                let text = value()?;
-                let fps = text
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=10_000_000).contains(n))
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "`--delay-load {text}`: frames per second, from 1 to 10000000"
-                        ))
-                    })?;
-                delay_load = Some(fps);
-            }
-            "--ringtap-args" => {
-                ringtap_extra.extend(value()?.split_whitespace().map(str::to_string));
-            }
-            "--dut" => {
-                let name = value()?;
-                let known = program_names()
-                    .into_iter()
-                    .find(|&known| known == name)
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "`--dut {name}`: unknown program; choose from {}",
-                            program_names().join(", ")
-                        ))
-                    })?;
-                chosen.push(known);
-            }
-            _ => {
-                return Err(Error::Usage(format!(
-                    "unexpected argument `{arg}` for `cargo xtask bench` (see --help)"
-                )))
-            }
-        }
-    }
+/// What the command line asks for.
+fn options(args: &Args) -> Result<Options> {
+    let chosen: Vec<&str> = args.dut.iter().map(String::as_str).collect();
+    let only = args.only;
+    let quick = args.quick;
     let picked = |name: &str| chosen.is_empty() || chosen.contains(&name);
     let runs = |part: Part| only.is_none_or(|o| o == part);
     let duts: Vec<Dut> = if runs(Part::Bridge) {
@@ -463,22 +398,24 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             part.name()
         )));
     }
-    Ok(Some(Options {
+    Ok(Options {
         duts,
         delay_duts,
         capturers,
-        seconds: seconds.unwrap_or(if quick { 2 } else { 3 }),
+        seconds: args.seconds.unwrap_or(if quick { 2 } else { 3 }),
         repetitions: if quick { 1 } else { 3 },
-        ringtap_extra,
-        delay_load,
-    }))
+        ringtap_extra: args
+            .ringtap_args
+            .iter()
+            .flat_map(|a| a.split_whitespace())
+            .map(str::to_string)
+            .collect(),
+        delay_load: args.delay_load,
+    })
 }
 
-pub fn run(args: &[String]) -> Result {
-    let Some(options) = parse_args(args)? else {
-        print!("{HELP}");
-        return Ok(());
-    };
+pub fn run(args: &Args) -> Result {
+    let options = options(args)?;
     if !is_root() {
         return Err(Error::Failed(
             "`cargo xtask bench` needs root: it creates network namespaces, mounts a tmpfs, \
@@ -1951,16 +1888,24 @@ fn json_number(value: f64) -> String {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<Options>> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse_args(&args)
+    /// The options of `cargo xtask bench ARGS`; a usage error as text.
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        options(&cli.args).map_err(|e| e.to_string())
     }
 
     #[test]
     fn defaults_quick_and_seconds() {
         assert_eq!(
             parse(&[]).unwrap(),
-            Some(Options {
+            Options {
                 duts: ALL_DUTS.to_vec(),
                 delay_duts: DELAY_DUTS.to_vec(),
                 capturers: ALL_CAPTURERS.to_vec(),
@@ -1968,13 +1913,12 @@ mod tests {
                 repetitions: 3,
                 ringtap_extra: vec![],
                 delay_load: None,
-            })
+            }
         );
-        let quick = parse(&["--quick"]).unwrap().unwrap();
+        let quick = parse(&["--quick"]).unwrap();
         assert_eq!((quick.seconds, quick.repetitions), (2, 1));
-        let quick_long = parse(&["--seconds=10", "--quick"]).unwrap().unwrap();
+        let quick_long = parse(&["--seconds=10", "--quick"]).unwrap();
         assert_eq!((quick_long.seconds, quick_long.repetitions), (10, 1));
-        assert!(parse(&["-h"]).unwrap().is_none());
     }
 
     #[test]
@@ -1986,49 +1930,42 @@ mod tests {
             "--dut",
             "kernel-bridge",
         ])
-        .unwrap()
         .unwrap();
         assert_eq!(options.duts, [Dut::NetsniffNg, Dut::KernelBridge]);
         assert_eq!(options.delay_duts, [Dut::NetsniffNg, Dut::KernelBridge]);
         assert_eq!(options.capturers, [Capturer::NetsniffNg]);
-        let modes = parse(&["--dut", "ringtap-lowlat", "--dut", "ringtap"])
-            .unwrap()
-            .unwrap();
+        let modes = parse(&["--dut", "ringtap-lowlat", "--dut", "ringtap"]).unwrap();
         assert_eq!(modes.duts, [Dut::Ringtap, Dut::RingtapLowLatency]);
         assert_eq!(modes.delay_duts, [Dut::Ringtap, Dut::RingtapLowLatency]);
-        let extra = parse(&["--ringtap-args", "--busy-poll 50", "--delay-load=2000"])
-            .unwrap()
-            .unwrap();
+        let extra = parse(&["--ringtap-args", "--busy-poll 50", "--delay-load=2000"]).unwrap();
         assert_eq!(extra.ringtap_extra, ["--busy-poll", "50"]);
         assert_eq!(extra.delay_load, Some(2000));
     }
 
     #[test]
     fn a_part_runs_alone_or_with_the_programs_chosen_for_it() {
-        let capture = parse(&["--only", "capture"]).unwrap().unwrap();
+        let capture = parse(&["--only", "capture"]).unwrap();
         assert_eq!(
             (capture.duts, capture.delay_duts, capture.capturers),
             (vec![], vec![], ALL_CAPTURERS.to_vec())
         );
-        let delay = parse(&["--only", "delay"]).unwrap().unwrap();
+        let delay = parse(&["--only", "delay"]).unwrap();
         assert_eq!(
             (delay.duts, delay.delay_duts, delay.capturers),
             (vec![], DELAY_DUTS.to_vec(), vec![])
         );
-        let bridge = parse(&["--only=bridge", "--dut", "ringtap"])
-            .unwrap()
-            .unwrap();
+        let bridge = parse(&["--only=bridge", "--dut", "ringtap"]).unwrap();
         assert_eq!(
             (bridge.duts, bridge.capturers),
             (vec![Dut::Ringtap], vec![])
         );
-        let tcpdump = parse(&["--dut", "tcpdump"]).unwrap().unwrap();
+        let tcpdump = parse(&["--dut", "tcpdump"]).unwrap();
         assert_eq!(
             (tcpdump.duts, tcpdump.capturers),
             (vec![], vec![Capturer::Tcpdump]),
             "a program of one part leaves the other part out"
         );
-        let ringtap = parse(&["--dut", "ringtap"]).unwrap().unwrap();
+        let ringtap = parse(&["--dut", "ringtap"]).unwrap();
         assert_eq!(
             (ringtap.duts, ringtap.capturers),
             (vec![Dut::Ringtap], vec![Capturer::Ringtap])
@@ -2062,8 +1999,10 @@ mod tests {
             &["--quick=yes"],
             &["--fast"],
         ] {
-            assert!(matches!(parse(args), Err(Error::Usage(_))), "{args:?}");
+            assert!(parse(args).is_err(), "{args:?}");
         }
+        let mismatch = parse(&["--only", "bridge", "--dut", "tcpdump"]).unwrap_err();
+        assert!(mismatch.contains("none of these programs"), "{mismatch}");
     }
 
     const PROC_STAT: &str = "\

@@ -8,9 +8,8 @@ use ringtap_board::{Board, BoardError};
 
 use crate::{deps, target_dir, workspace_root, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask build --board NAME | --all
-
+/// `cargo xtask build --help`, above the options.
+pub const ABOUT: &str = "\
 Builds `ringtap` in release (with debug info) for the board's target and
 writes, under <target dir>/boards/NAME/:
   ringtap        stripped: what goes on the board
@@ -19,13 +18,35 @@ Then checks that `file` calls the binary statically linked and of the
 board's architecture, that the stripped size is within the board's
 binary_budget_kib, and runs `--version` (it must name the checkout's HEAD
 commit and the board's target), `--help` and `plan --board NAME` (ARM
-boards under qemu-user).
+boards under qemu-user).";
 
-Options:
-  --board NAME   a folder of boards/ (e.g. rpi4, beaglebone-black)
-  --all          every board
-  -h, --help     print this message
-";
+/// The options of `cargo xtask build`: `--board NAME`... or `--all`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// A board, a folder of boards/ (may be repeated)
+    #[arg(long, value_name = "NAME", value_parser = board_name_parser())]
+    board: Vec<String>,
+    /// Every board
+    #[arg(long)]
+    all: bool,
+}
+
+impl Args {
+    /// The boards asked for.
+    pub fn boards(&self) -> Vec<String> {
+        if self.all {
+            board_names().map(str::to_string).collect()
+        } else {
+            self.board.clone()
+        }
+    }
+}
+
+/// `--board NAME`: one of the boards, which `--help` and an error list.
+pub fn board_name_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(board_names())
+}
 
 /// The profile of board `name` (ringtap-board's built-in copy of
 /// `boards/<name>/board.toml`, checked as the appliance checks it); an
@@ -124,13 +145,9 @@ pub struct Built {
     pub size: u64,
 }
 
-pub fn run(args: &[String]) -> Result {
-    let Some(boards) = parse_args(args)? else {
-        print!("{HELP}");
-        return Ok(());
-    };
+pub fn run(args: &Args) -> Result {
     let mut built = Vec::new();
-    for name in &boards {
+    for name in &args.boards() {
         built.push(build_board(name)?);
     }
     if built.len() > 1 {
@@ -140,42 +157,6 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     Ok(())
-}
-
-/// The boards to build, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Vec<String>>> {
-    let mut boards = Vec::new();
-    let mut all = false;
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        match arg {
-            "-h" | "--help" => return Ok(None),
-            "--all" => all = true,
-            "--board" => boards.push(
-                args.next()
-                    .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
-                    .to_string(),
-            ),
-            _ => match arg.strip_prefix("--board=") {
-                Some(name) => boards.push(name.to_string()),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "unexpected argument `{arg}` for `cargo xtask build` (see --help)"
-                    )))
-                }
-            },
-        }
-    }
-    match (all, boards.is_empty()) {
-        (true, true) => Ok(Some(board_names().map(str::to_string).collect())),
-        (true, false) => Err(Error::Usage(
-            "give `--board NAME` or `--all`, not both".into(),
-        )),
-        (false, true) => Err(Error::Usage(
-            "`cargo xtask build` needs `--board NAME` or `--all` (see --help)".into(),
-        )),
-        (false, false) => Ok(Some(boards)),
-    }
 }
 
 /// Builds and checks one board's binary, as `cargo xtask build --board
@@ -369,28 +350,41 @@ pub fn version_text(commit: &str, target: &str, features: &str) -> String {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<Vec<String>>> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse_args(&args)
+    /// The boards `cargo xtask build ARGS` builds; a usage error as text.
+    fn parse(args: &[&str]) -> Result<Vec<String>, String> {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from(std::iter::once("build").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Ok(cli.args.boards())
     }
 
     #[test]
     fn arguments() {
         assert_eq!(
             parse(&["--board", "rpi4", "--board=beaglebone-black"]).unwrap(),
-            Some(vec!["rpi4".to_string(), "beaglebone-black".to_string()])
+            ["rpi4", "beaglebone-black"]
         );
         let all: Vec<String> = board_names().map(str::to_string).collect();
-        assert_eq!(parse(&["--all"]).unwrap(), Some(all));
-        assert!(parse(&["--help"]).unwrap().is_none());
+        assert_eq!(parse(&["--all"]).unwrap(), all);
         for bad in [
             &[][..],
             &["--board"],
             &["--all", "--board", "rpi4"],
             &["rpi4"],
+            &["--board", "rpi5"],
         ] {
-            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
+        let unknown = parse(&["--board", "rpi5"]).unwrap_err();
+        assert!(
+            unknown.contains("beaglebone-black"),
+            "lists the boards: {unknown}"
+        );
     }
 
     #[test]

@@ -14,10 +14,8 @@ use crate::build;
 use crate::{buildroot, yocto};
 use crate::{target_dir, workspace_root, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask dist --board NAME | --all
-       cargo xtask dist --pin REV
-
+/// `cargo xtask dist --help`, above the options.
+pub const ABOUT: &str = "\
 Builds the board's binary (as `cargo xtask build --board NAME`) and writes
 <target dir>/dist/ringtap-<version>-<board>.tar.gz, to unpack at / (or into
 an image's root directory):
@@ -37,18 +35,26 @@ there only when that file does not exist, so unpacking a newer tarball
 keeps the profile you edited.
 
 For images built from source use boards/packaging/buildroot (a Buildroot
-external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
+external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).";
 
-Options:
-  --board NAME      a folder of boards/
-  --all             every board
-  --pin REV         make the Buildroot package (RINGTAP_VERSION) and the
-                    Yocto recipe (SRCREV, PV) build commit REV, e.g. HEAD,
-                    and write the recipe's crate list for it as
-                    `bitbake -c update_crates` would (REV must reach the
-                    main branch of https://github.com/ringtap/ringtap)
-  -h, --help        print this message
-";
+/// The options of `cargo xtask dist`: `--board NAME`..., `--all` or
+/// `--pin REV`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// A board, a folder of boards/ (may be repeated)
+    #[arg(long, value_name = "NAME", value_parser = build::board_name_parser())]
+    board: Vec<String>,
+    /// Every board
+    #[arg(long)]
+    all: bool,
+    /// Make the Buildroot package (RINGTAP_VERSION) and the Yocto recipe
+    /// (SRCREV, PV) build commit REV, e.g. HEAD, and write the recipe's crate
+    /// list for it as `bitbake -c update_crates` would (REV must reach the main
+    /// branch of https://github.com/ringtap/ringtap)
+    #[arg(long, value_name = "REV")]
+    pin: Option<String>,
+}
 
 /// The init script and the unit (in the Buildroot package's folder, as
 /// Buildroot wants them) and the tarball's tmpfiles.d file, relative to
@@ -106,25 +112,20 @@ const LAYOUT: [(&str, u32, Source); 8] = [
     ),
 ];
 
-#[derive(Debug, PartialEq, Eq)]
-enum Task {
-    Boards(Vec<String>),
-    /// Make the packages build this revision.
-    Pin(String),
+pub fn run(args: &Args) -> Result {
+    match &args.pin {
+        Some(revision) => pin(revision),
+        None if args.all => boards(&build::board_names().map(str::to_string).collect::<Vec<_>>()),
+        None => boards(&args.board),
+    }
 }
 
-pub fn run(args: &[String]) -> Result {
-    let Some(task) = parse_args(args)? else {
-        print!("{HELP}");
-        return Ok(());
-    };
-    let boards = match task {
-        Task::Pin(revision) => return pin(&revision),
-        Task::Boards(boards) => boards,
-    };
+/// The tarballs of these boards, as `cargo xtask dist --board NAME...`
+/// writes them.
+pub fn boards(boards: &[String]) -> Result {
     let out_dir = target_dir().join("dist");
     let mut made = Vec::new();
-    for name in &boards {
+    for name in boards {
         let built = build::build_board(name)?;
         made.push(package(&built.profile, &built.binary, &out_dir)?);
     }
@@ -141,52 +142,6 @@ pub fn run(args: &[String]) -> Result {
          boards/packaging/yocto/meta-ringtap"
     );
     Ok(())
-}
-
-/// What to do, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Task>> {
-    let mut boards = Vec::new();
-    let mut all = false;
-    let mut pin = None;
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        match arg {
-            "-h" | "--help" => return Ok(None),
-            "--all" => all = true,
-            "--pin" => {
-                pin = Some(
-                    args.next()
-                        .ok_or_else(|| Error::Usage("`--pin` needs a revision (e.g. HEAD)".into()))?
-                        .to_string(),
-                )
-            }
-            "--board" => boards.push(
-                args.next()
-                    .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
-                    .to_string(),
-            ),
-            _ => match arg.strip_prefix("--board=") {
-                Some(name) => boards.push(name.to_string()),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "unexpected argument `{arg}` for `cargo xtask dist` (see --help)"
-                    )))
-                }
-            },
-        }
-    }
-    match (pin, all, boards.is_empty()) {
-        (Some(revision), false, true) => Ok(Some(Task::Pin(revision))),
-        (None, true, true) => Ok(Some(Task::Boards(
-            build::board_names().map(str::to_string).collect(),
-        ))),
-        (None, false, false) => Ok(Some(Task::Boards(boards))),
-        _ => Err(Error::Usage(
-            "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--pin REV` (see \
-             --help)"
-                .into(),
-        )),
-    }
 }
 
 /// Points the Buildroot package and the Yocto recipe at `revision` (a
@@ -365,19 +320,26 @@ mod tests {
 
     #[test]
     fn arguments() {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
         let parse = |args: &[&str]| {
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            parse_args(&args)
+            Cli::try_parse_from(std::iter::once("dist").chain(args.iter().copied()))
+                .map(|cli| cli.args)
         };
+        let one = parse(&["--board", "rpi4"]).unwrap();
         assert_eq!(
-            parse(&["--board", "rpi4"]).unwrap(),
-            Some(Task::Boards(vec!["rpi4".into()]))
+            (one.board, one.all, one.pin),
+            (vec!["rpi4".into()], false, None)
         );
         assert_eq!(
-            parse(&["--pin", "HEAD"]).unwrap(),
-            Some(Task::Pin("HEAD".into()))
+            parse(&["--pin", "HEAD"]).unwrap().pin.as_deref(),
+            Some("HEAD")
         );
-        assert!(parse(&["-h"]).unwrap().is_none());
+        assert!(parse(&["--all"]).unwrap().all);
         for bad in [
             &[][..],
             &["--all", "--board", "rpi4"],
@@ -385,9 +347,10 @@ mod tests {
             &["--pin"],
             &["--pin", "HEAD", "--board", "rpi4"],
             &["--board"],
+            &["--board", "rpi5"],
             &["rpi4"],
         ] {
-            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 

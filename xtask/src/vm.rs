@@ -39,9 +39,8 @@ use netns::Netns;
 use stats::{CaptureCounters, Counters};
 use traffic::{FloodFigures, Offer, IN_TAP, OUT_TAP};
 
-const HELP: &str = "\
-Usage: cargo xtask vm [--board NAME]... [--keep]
-
+/// `cargo xtask vm --help`, above the options.
+pub const ABOUT: &str = "\
 Boots each emulated board (default: all) under qemu-system with two virtio
 NICs on tap devices in a private network namespace, with the board's
 `cargo xtask dist` tarball installed in its initramfs, and checks:
@@ -61,14 +60,19 @@ use the cache.
 
 Boards (the tier 1 boards of boards/, from their [qemu] table):
   qemu-virt-aarch64   qemu-system-aarch64 -M virt -cpu cortex-a53, Debian arm64 kernel
-  qemu-virt-armv7     qemu-system-arm -M virt,highmem=off -cpu cortex-a7, Debian armhf (armmp) kernel
+  qemu-virt-armv7     qemu-system-arm -M virt,highmem=off -cpu cortex-a7, Debian armhf (armmp) kernel";
 
-Options:
-  --board NAME   run only this board (may be repeated)
-  --keep         after the checks, keep the guest running with a shell on the
-                 console (the namespace and taps stay until it powers off)
-  -h, --help     print this message
-";
+/// The options of `cargo xtask vm`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Run only this board (may be repeated; default: every emulated board)
+    #[arg(long, value_name = "NAME", value_parser = board::emulated_name_parser())]
+    board: Vec<String>,
+    /// After the checks, keep the guest running with a shell on the console
+    /// (the namespace and taps stay until it powers off)
+    #[arg(long)]
+    keep: bool,
+}
 
 /// The bridge the guest runs eth0 -> eth1 in the corpus and flood phases
 /// (its `forward` helper adds `--stats-file`). `--fix-offloads`: ringtap
@@ -175,39 +179,16 @@ pub struct BoardReport {
     pub flood_counters: Counters,
 }
 
-pub fn run(args: &[String]) -> Result {
-    let mut names = Vec::new();
-    let mut options = Options::default();
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        match arg {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            "--keep" => options.keep = true,
-            "--board" => {
-                let name = args.next().ok_or_else(|| {
-                    Error::Usage(format!(
-                        "`--board` needs a board: {}",
-                        emulated_names().map_or_else(|e| e.to_string(), |n| n.join(", "))
-                    ))
-                })?;
-                names.push(name.to_string());
-            }
-            _ => match arg.strip_prefix("--board=") {
-                Some(name) => names.push(name.to_string()),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "unexpected argument `{arg}` for `cargo xtask vm` (see --help)"
-                    )))
-                }
-            },
-        }
-    }
-    if names.is_empty() {
-        names = emulated_names()?;
-    }
+pub fn run(args: &Args) -> Result {
+    let options = Options {
+        keep: args.keep,
+        ..Options::default()
+    };
+    let names = if args.board.is_empty() {
+        emulated_names()?
+    } else {
+        args.board.clone()
+    };
     // Every name is checked before the first board boots.
     for name in &names {
         Board::load(name)?;
@@ -361,7 +342,7 @@ fn dist_tarball(board: &Board) -> Result<PathBuf> {
     ));
     // Not last run's tarball: this run's or none.
     fetch::remove_file(&tarball)?;
-    crate::dist::run(&["--board".to_string(), board.name.clone()])?;
+    crate::dist::boards(std::slice::from_ref(&board.name))?;
     if !tarball.is_file() {
         return Err(Error::Failed(format!(
             "`cargo xtask dist --board {}` wrote no {}",
@@ -935,7 +916,7 @@ mod tests {
     #[test]
     fn help_lists_every_emulated_board() {
         for name in emulated_names().unwrap() {
-            assert!(HELP.contains(&name), "--help lists {name}");
+            assert!(ABOUT.contains(&name), "--help lists {name}");
         }
     }
 

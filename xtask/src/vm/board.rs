@@ -99,6 +99,14 @@ pub fn emulated_names() -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// `--board NAME` of `cargo xtask vm`: an emulated board, which `--help`
+/// and an error list.
+pub fn emulated_name_parser() -> clap::builder::PossibleValuesParser {
+    let emulated = build::board_names()
+        .filter(|name| build::load_profile(name).is_ok_and(|p| p.tier == EMULATED_TIER));
+    clap::builder::PossibleValuesParser::new(emulated)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
