@@ -135,23 +135,7 @@ pub fn target_dir() -> PathBuf {
 
 /// Whether this process runs with effective uid 0.
 pub fn is_root() -> bool {
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(euid) = effective_uid(&status) {
-            return euid == 0;
-        }
-    }
-    Cmd::new("id")
-        .arg("-u")
-        .quiet()
-        .output()
-        .is_ok_and(|out| out.trim() == "0")
-}
-
-/// The effective uid from the `Uid:` line of `/proc/self/status`
-/// (fields: real, effective, saved, filesystem).
-fn effective_uid(proc_status: &str) -> Option<u32> {
-    let line = proc_status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+    rustix::process::geteuid().is_root()
 }
 
 /// Whether `unshare --user --map-root-user --net true` works, i.e. this user
@@ -379,13 +363,6 @@ fn quote(word: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn effective_uid_is_second_field() {
-        let status = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
-        assert_eq!(effective_uid(status), Some(0));
-        assert_eq!(effective_uid("Name:\tx\n"), None);
-    }
 
     #[test]
     fn commands_are_shown_as_typed() {

@@ -23,7 +23,7 @@ mod guest;
 mod initramfs;
 pub(crate) mod netns;
 pub mod qemu;
-mod stats;
+pub(crate) mod stats;
 mod traffic;
 
 use std::fmt::Write as _;

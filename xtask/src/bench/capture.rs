@@ -22,6 +22,7 @@ use super::{
     read_text, Bench, Case, CpuTicks, Janitor, Load, Process, RunInfo, DUT_CPU, GENERATOR_CPU,
     GENERATOR_MAC,
 };
+use crate::vm::stats::CaptureCounters;
 use crate::{Cmd, Error, Result};
 
 /// A capturer under test.
@@ -248,12 +249,9 @@ impl Bench<'_> {
                 let kept = self.out_dir.join("stats").join(&stats_name);
                 move_file(&stats_file, &kept)?;
                 let stats = read_text(&kept.display().to_string())?;
-                Some(json_whole_number(&stats, "kernel_drops").ok_or_else(|| {
-                    Error::Failed(format!(
-                        "{}: no whole number under \"kernel_drops\" in {stats:?}",
-                        kept.display()
-                    ))
-                })?)
+                let counters = CaptureCounters::parse(&stats)
+                    .map_err(|e| Error::Failed(format!("{}: {e}", kept.display())))?;
+                Some(counters.kernel_drops)
             }
             Capturer::Tcpdump => tcpdump_kernel_drops(&output()?),
             Capturer::NetsniffNg => netsniff_kernel_drops(&output()?),
@@ -389,18 +387,6 @@ fn generator_frames(capture: &[u8]) -> Result<u64, CaptureError> {
         }
     }
     Ok(frames)
-}
-
-/// A whole number under `"key":` in a flat JSON object such as ringtap's
-/// stats file.
-fn json_whole_number(json: &str, key: &str) -> Option<u64> {
-    let quoted = format!("\"{key}\"");
-    let after_key = &json[json.find(&quoted)? + quoted.len()..];
-    let value = after_key.trim_start().strip_prefix(':')?.trim_start();
-    let end = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    value[..end].parse().ok()
 }
 
 /// The count of tcpdump's exit line `N packets dropped by kernel` (the
@@ -1019,20 +1005,6 @@ tcpdump: listening on dut0, link-type EN10MB (Ethernet), snapshot length 262144 
         assert_eq!(netsniff_kernel_drops(output), Some(18));
         assert_eq!(netsniff_kernel_drops("Running! Hang up with ^C!\n"), None);
         assert_eq!(tcpdump_kernel_drops(output), None);
-    }
-
-    #[test]
-    fn ringtap_stats_file_numbers_are_read_by_key() {
-        let stats = r#"{"interface":"dut0","captured":442190,"kernel_packets":442190,
-            "kernel_drops": 7,"drops_attached":0,"final":true}"#;
-        assert_eq!(json_whole_number(stats, "kernel_drops"), Some(7));
-        assert_eq!(json_whole_number(stats, "captured"), Some(442190));
-        assert_eq!(json_whole_number(stats, "drops"), None, "whole keys only");
-        assert_eq!(json_whole_number(stats, "final"), None, "not a number");
-        assert_eq!(
-            json_whole_number(r#"{"kernel_drops":-1}"#, "kernel_drops"),
-            None
-        );
     }
 
     fn step(load: Load, offered_rate: f64, lossless: bool) -> Step {
