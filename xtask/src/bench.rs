@@ -809,7 +809,7 @@ fn frame_parts(frame_bytes: u16) -> Result<FrameParts, String> {
         10, 0, 0, 1, // source
         10, 0, 0, 2, // destination
     ];
-    let checksum = ipv4_header_checksum(&ipv4).to_be_bytes();
+    let checksum = ringtap_core::checksum::internet(&ipv4).to_be_bytes();
     ipv4[10..12].copy_from_slice(&checksum);
     Ok(FrameParts {
         ipv4,
@@ -838,31 +838,12 @@ fn bench_frame(frame_bytes: u16, flow: u8) -> Result<Vec<u8>, String> {
 fn replay_pcap(frame_bytes: u16) -> Result<Vec<u8>, String> {
     use ringtap_core::pcap::{PcapWriter, LINKTYPE_ETHERNET};
     // Writing into a Vec cannot fail (the error type is Infallible).
-    let Ok(mut w) = PcapWriter::new(VecOut(Vec::new()), 65535, LINKTYPE_ETHERNET);
+    let Ok(mut w) = PcapWriter::new(Vec::new(), 65535, LINKTYPE_ETHERNET);
     for flow in 0..=255u8 {
         let frame = bench_frame(frame_bytes, flow)?;
         let Ok(_) = w.write_packet(0, frame.len() as u32, &frame);
     }
-    Ok(w.into_inner().0)
-}
-
-/// A growing buffer as an `embedded_io` writer (ringtap-core's encoders
-/// write through that trait).
-struct VecOut(Vec<u8>);
-
-impl ringtap_core::embedded_io::ErrorType for VecOut {
-    type Error = core::convert::Infallible;
-}
-
-impl ringtap_core::embedded_io::Write for VecOut {
-    fn write(&mut self, buf: &[u8]) -> core::result::Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> core::result::Result<(), Self::Error> {
-        Ok(())
-    }
+    Ok(w.into_inner())
 }
 
 fn replay_pcap_path(out_dir: &Path, frame_bytes: u16) -> PathBuf {
@@ -912,18 +893,6 @@ fn hex_list(bytes: &[u8]) -> String {
         .map(|b| format!("0x{b:02x}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// RFC 1071 checksum of an IPv4 header whose checksum field is zero.
-fn ipv4_header_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|pair| u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// Frames (or anything) per second with three significant digits:
@@ -2074,23 +2043,6 @@ ffff8a0a41e2b000 3      3    0000   6     1 0      0      51235
         assert_eq!(parse_numbers("", 0), Some(vec![]));
     }
 
-    #[test]
-    fn ipv4_checksum_matches_a_known_header() {
-        // 192.168.0.1 -> 192.168.0.199, UDP, total length 115, DF, TTL 64.
-        let header = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
-            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
-        ];
-        assert_eq!(ipv4_header_checksum(&header), 0xb861);
-        let mut with_checksum = header;
-        with_checksum[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
-        assert_eq!(
-            ipv4_header_checksum(&with_checksum),
-            0,
-            "a correct header sums to zero"
-        );
-    }
-
     /// The bytes a trafgen configuration of ours describes, with the
     /// counter shown as 0x00.
     fn config_bytes(config: &str) -> Vec<u8> {
@@ -2146,7 +2098,11 @@ ffff8a0a41e2b000 3      3    0000   6     1 0      0      51235
             );
             assert_eq!(bytes[12..14], [0x08, 0x00], "IPv4");
             assert_eq!(bytes[16..18], ip_len.to_be_bytes(), "IPv4 total length");
-            assert_eq!(ipv4_header_checksum(&bytes[14..34]), 0, "IPv4 checksum");
+            assert_eq!(
+                ringtap_core::checksum::internet(&bytes[14..34]),
+                0,
+                "IPv4 checksum"
+            );
             assert_eq!(bytes[34], 0x04, "source port 0x04xx");
             assert_eq!(bytes[36..38], [0x00, 0x09], "destination port 9");
             assert_eq!(bytes[38..40], (ip_len - 20).to_be_bytes(), "UDP length");
