@@ -287,6 +287,8 @@ fn minimum_rust() -> Result<Outcome> {
             "-p",
             "ringtap-linux",
             "-p",
+            "ringtap-board",
+            "-p",
             "ringtap",
             "--target",
             target,
