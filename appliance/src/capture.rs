@@ -32,7 +32,6 @@ use ringtap_linux::{FrameInfo, PacketSocket};
 use rustix::event::PollFlags;
 use rustix::fd::AsFd as _;
 
-use crate::board::{Board, Tpacket};
 use crate::bridge::config::{self, parse_count, rx_room, seconds};
 use crate::bridge::port::{self, RxPort};
 use crate::files::{FileError, FileMode, Target};
@@ -43,6 +42,7 @@ use crate::signals::Signals;
 use crate::stats::{CaptureReport, Loss};
 use crate::Failure;
 use output::{Output, OutputError, Settings};
+use ringtap_board::{Board, Tpacket};
 
 /// Loss positions kept for the stats file.
 const MAX_LOSS_ENTRIES: usize = 4096;
@@ -351,7 +351,7 @@ fn check_names(
 
 /// `ringtap capture`.
 pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
-    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let name = match (&args.in_port, &board) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => b.ports.r#in.clone(),

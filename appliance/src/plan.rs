@@ -17,8 +17,8 @@ use ringtap_core::geometry::{
     RingRequest, TpacketVersion, BLK_HDR_LEN,
 };
 
-use crate::board::{Board, Mode, ModeRings};
 use crate::Failure;
+use ringtap_board::{Board, Mode, ModeRings};
 
 const NUMBERS_HELP: &str = "\
 Numbers are decimal (4096) or hex (0x1000); sizes also take the suffixes K/KiB
@@ -314,7 +314,7 @@ fn layout(
 fn board(args: &PlanArgs) -> Result<String, Failure> {
     let (board, origin) = match (&args.board, &args.config) {
         (Some(name), _) => (Board::named(name), format!("board {name}")),
-        (None, Some(path)) => (Board::from_file(path), path.display().to_string()),
+        (None, Some(path)) => (crate::board::from_file(path), path.display().to_string()),
         (None, None) => {
             return Err(Failure::Usage("--board or --config is required".into()));
         }

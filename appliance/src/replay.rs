@@ -30,7 +30,6 @@ use rustix::event::PollFlags;
 use rustix::fd::AsFd as _;
 use rustix::io::Errno;
 
-use crate::board::Board;
 use crate::bridge::config::{self, parse_count, tx_request};
 use crate::bridge::port::{self, TxPort};
 use crate::signals::Signals;
@@ -506,7 +505,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     if input.start.is_some() {
         check(&input, &mut buf)?;
     }
-    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let out_name = match (&args.out, &board) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => b.ports.out.clone(),

@@ -17,10 +17,10 @@ use ringtap_linux::netdev::{self, Offload};
 use ringtap_linux::CpuList;
 
 use super::worker::Idle;
-use crate::board::{Board, Tpacket};
 use crate::filter::{self, Filter};
 use crate::plan::{parse_u32, refused_by, Kind};
 use crate::Failure;
+use ringtap_board::{Board, Tpacket};
 
 /// Fanout members per direction, at most.
 pub const MAX_WORKERS: usize = 16;

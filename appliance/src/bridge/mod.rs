@@ -29,7 +29,6 @@ use port::{RxPort, TxPort};
 use watch::{Handoff, PortState};
 use worker::{Egress, Ingress, Worker};
 
-use crate::board::Board;
 use crate::files::{FileMode, Target};
 use crate::log;
 use crate::stats::{DirectionReport, MirrorReport, Report};
@@ -453,7 +452,7 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
         page: ringtap_linux::page_size(),
         word: ringtap_linux::kernel_word(),
     };
-    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let (defaults, ports, source) = match &board {
         Some(b) => (
             Defaults::of_board(b),
