@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use ringtap_linux::bypass;
 
-use crate::board::Board;
 use crate::Failure;
 
 const EXAMPLES: &str = "\
@@ -59,7 +58,7 @@ pub struct BypassArgs {
 
 /// `ringtap bypass`.
 pub fn run(args: &BypassArgs) -> Result<String, Failure> {
-    let board = Board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
     let pick = |given: &Option<String>, from_board: Option<&String>, option: &str| {
         given
             .clone()

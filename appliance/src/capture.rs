@@ -28,11 +28,11 @@ use ringtap_core::loss::LossLedger;
 use ringtap_core::room::max_frame;
 use ringtap_core::status::RxStatus;
 use ringtap_core::vlan::{self, Tag};
+use ringtap_linux::sandbox::CapabilitySet;
 use ringtap_linux::{system, FrameInfo, PacketSocket, System};
 use rustix::event::PollFlags;
 use rustix::fd::AsFd as _;
 
-use crate::board::{Board, Tpacket};
 use crate::files::{FileError, FileMode, Target};
 use crate::filter::{self as filters, Filter};
 use crate::log;
@@ -42,6 +42,7 @@ use crate::signals::Signals;
 use crate::stats::{CaptureReport, Loss};
 use crate::Failure;
 use output::{Output, OutputError, Settings};
+use ringtap_board::{Board, Tpacket};
 
 /// Loss positions kept for the stats file.
 const MAX_LOSS_ENTRIES: usize = 4096;
@@ -129,6 +130,8 @@ pub struct CaptureArgs {
     pub mode: Option<String>,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub confine: crate::confine::ConfineArgs,
     /// Capture only frames this pcap-filter expression matches; its words are joined by spaces
     #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
@@ -172,19 +175,19 @@ impl State {
         if info.status.contains(RxStatus::LOSING) {
             self.read_statistics(sock);
         }
+        // A frame the kernel took a VLAN tag out of is written with the tag
+        // put back (through the scratch buffer); every other frame straight
+        // from the ring. A frame shorter than an Ethernet header cannot
+        // hold a tag: it is written as it came.
         let tag = Tag::from_ring(info.vlan_tci, info.vlan_tpid);
-        // A frame shorter than an Ethernet header cannot hold a tag: it is
-        // written as it came.
-        let (n, added) = match vlan::copy_restoring(data, tag, &mut self.scratch) {
-            Ok(n) => (n, n - data.len()),
-            Err(_) => {
-                let n = data.len().min(self.scratch.len());
-                self.scratch[..n].copy_from_slice(&data[..n]);
-                (n, 0)
-            }
+        let (frame, orig_len) = match tag {
+            None => (data, info.len),
+            Some(_) => match vlan::copy_restoring(data, tag, &mut self.scratch) {
+                Ok(n) => (&self.scratch[..n], info.len + vlan::TAG_LEN as u32),
+                Err(_) => (data, info.len),
+            },
         };
-        let orig_len = info.len + added as u32;
-        let caplen = n.min(self.snaplen);
+        let caplen = frame.len().min(self.snaplen);
         let ts_ns = u64::from(info.timestamp.sec) * 1_000_000_000 + u64::from(info.timestamp.nsec);
         let dropped_before = self.ledger.take_dropped_before();
         self.captured += 1;
@@ -197,13 +200,8 @@ impl State {
             });
         }
         let ledger = self.ledger;
-        self.output.packet(
-            ts_ns,
-            orig_len,
-            &self.scratch[..caplen],
-            dropped_before,
-            &ledger,
-        )
+        self.output
+            .packet(ts_ns, orig_len, &frame[..caplen], dropped_before, &ledger)
     }
 
     fn report(&self, name: &str, started: Instant, final_: bool) -> CaptureReport {
@@ -331,6 +329,7 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
             ))
         }
     };
+    let user = crate::confine::user(&args.confine)?;
     let snaplen = match parse_u32("--snaplen", &args.snaplen, Kind::Size)? {
         0 => 262_144,
         n => n,
@@ -470,7 +469,16 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         losses: 0,
         count,
     };
-    capture(state, stats, name, duration, filter, req, layout)
+    let run = Run {
+        name,
+        duration,
+        filter,
+        req,
+        layout,
+        confine: &args.confine,
+        user,
+    };
+    capture(state, stats, run)
 }
 
 /// `--stats-file`.
@@ -518,15 +526,31 @@ fn counters_line(name: &str, state: &State) -> String {
     )
 }
 
-fn capture(
-    mut state: State,
-    mut stats: Option<StatsFile>,
+/// What [`capture`] opens and how long it runs.
+struct Run<'a> {
     name: String,
     duration: Option<Duration>,
     filter: Option<Filter>,
     req: RingRequest,
     layout: Layout,
+    confine: &'a crate::confine::ConfineArgs,
+    user: Option<(u32, u32)>,
+}
+
+fn capture(
+    mut state: State,
+    mut stats: Option<StatsFile>,
+    run: Run<'_>,
 ) -> Result<String, Failure> {
+    let Run {
+        name,
+        duration,
+        filter,
+        req,
+        layout,
+        confine,
+        user,
+    } = run;
     let signals = Signals::install(true)?;
     let started_file = |e: OutputError| {
         if e.usage {
@@ -540,6 +564,8 @@ fn capture(
     let pending = state.output.start().map_err(started_file)?;
     let mut port = ports::open_capture(&name, layout, filter.as_deref())
         .map_err(|e| Failure::Runtime(format!("capture socket on {name}: {e}")))?;
+    // The socket is open: parsing the traffic needs no capability.
+    crate::confine::apply(confine, user, CapabilitySet::empty(), false, "capture")?;
     let started = Instant::now();
     if let Some(s) = &stats {
         s.write(&state.report(&name, started, false))

@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Args;
 use ringtap_core::geometry::GeometryError;
 
-use crate::board::{Board, Tpacket};
 use crate::Failure;
+use ringtap_board::{Board, Tpacket};
 
 /// What a number on the command line stands for, which decides the suffixes
 /// it may carry and how a bad one is described.
@@ -115,7 +115,7 @@ impl ProfileArgs {
     /// The profile the options name, if any; one that cannot be loaded is a
     /// usage error.
     pub fn load(&self) -> Result<Option<Board>, Failure> {
-        Board::from_options(self.board.as_deref(), self.config.as_deref())
+        crate::board::from_options(self.board.as_deref(), self.config.as_deref())
     }
 }
 

@@ -16,9 +16,9 @@ use ringtap_core::geometry::{
     TpacketVersion,
 };
 
-use crate::board::{Mode, ModeRings};
 use crate::options::{parse, parse_u32, refused_by, Kind, ProfileArgs};
 use crate::Failure;
+use ringtap_board::{Mode, ModeRings};
 
 const NUMBERS_HELP: &str = "\
 Numbers are decimal (4096) or hex (0x1000); sizes also take the suffixes K/KiB

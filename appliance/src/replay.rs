@@ -92,6 +92,8 @@ pub struct ReplayArgs {
     /// Send straight to the driver, skipping the port's queueing discipline (tc)
     #[arg(long)]
     pub qdisc_bypass: bool,
+    #[command(flatten)]
+    pub confine: crate::confine::ConfineArgs,
 }
 
 /// The buffer the file is read through: it must hold the longest record
@@ -473,6 +475,7 @@ fn wait_until(
 
 /// `ringtap replay`.
 pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
+    let user = crate::confine::user(&args.confine)?;
     let loops = u64::from(parse_count("--loop", &args.loops)?);
     let count = args
         .count
@@ -534,6 +537,15 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     let port = ports::open_tx(&out_name, layout, args.qdisc_bypass)
         .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
     let signals = Signals::install(false)?;
+    // The socket is open: sending on it and reading the file need no
+    // capability.
+    crate::confine::apply(
+        &args.confine,
+        user,
+        ringtap_linux::sandbox::CapabilitySet::empty(),
+        false,
+        "replay",
+    )?;
     let mut tx = Transmitter {
         port,
         name: out_name,

@@ -56,16 +56,14 @@ fn board_folders() -> Vec<String> {
     names
 }
 
-/// `tier = N` of a board.toml.
+/// The tier of a board folder's profile, as ringtap-board loads it.
 fn tier_in_profile(board: &str) -> u8 {
-    let profile = std::fs::read_to_string(boards_dir().join(board).join("board.toml"))
-        .unwrap_or_else(|e| panic!("boards/{board}/board.toml: {e}"));
-    profile
-        .lines()
-        .find_map(|l| l.strip_prefix("tier = "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|tier| tier.parse().ok())
-        .unwrap_or_else(|| panic!("boards/{board}/board.toml has no `tier = N` line"))
+    let path = boards_dir().join(board).join("board.toml");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("boards/{board}/board.toml: {e}"));
+    ringtap_board::Board::parse(&text, &format!("boards/{board}/board.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .tier
 }
 
 /// The rows of the table in boards/README.md: board name -> tier.

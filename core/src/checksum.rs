@@ -567,6 +567,15 @@ pub fn verify(frame: &[u8]) -> Result<bool, ChecksumError> {
     Ok(fold(add_bytes(seg.pseudo_sum, segment)) == 0xffff)
 }
 
+/// The Internet checksum of `bytes` (RFC 1071): the one's complement of
+/// their one's complement sum (an odd last byte padded with zero), as the
+/// number to store big-endian. Over an IPv4 header whose checksum field is
+/// 0 it is the header checksum; over a header holding its right checksum
+/// it is 0.
+pub fn internet(bytes: &[u8]) -> u16 {
+    u16::from_be_bytes((!fold(add_bytes(0, bytes))).to_ne_bytes())
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -1102,6 +1111,20 @@ mod test {
         }
     }
 
+    #[test]
+    fn test_internet_checksum_of_an_ipv4_header() {
+        // 192.168.0.1 -> 192.168.0.199, UDP, total length 115, DF, TTL 64.
+        let mut header = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(internet(&header), 0xb861);
+        header[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
+        assert_eq!(internet(&header), 0, "a right header sums to zero");
+        assert_eq!(internet(&[]), 0xffff);
+        assert_eq!(internet(&[0x01]), !0x0100, "an odd byte is a high byte");
+    }
+
     /// A valid TCP or UDP frame and the checksum the reference computes.
     #[derive(Debug, Clone)]
     struct Generated {
@@ -1243,6 +1266,11 @@ mod test {
     }
 
     proptest! {
+        #[test]
+        fn prop_internet_checksum_is_the_reference(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(internet(&bytes), reference_checksum(&[], &bytes, false));
+        }
+
         #[test]
         fn prop_complete_then_verify(g in generated()) {
             let mut frame = g.frame.clone();

@@ -131,7 +131,8 @@ pub const fn record_len(data_len: usize) -> u64 {
     } else {
         data_len
     };
-    (RECORD_HEADER_LEN + data) as u64
+    // In u64: on a 32-bit target the largest record does not fit a usize.
+    RECORD_HEADER_LEN as u64 + data as u64
 }
 
 /// The most captured bytes a record of at most `room` bytes holds (0 when

@@ -343,26 +343,38 @@ impl<W: Write> PcapngWriter<W> {
         data: &[u8],
         dropped_before: Option<u64>,
     ) -> Result<usize, W::Error> {
+        // The hot path of a capture: the header and the tail are built in
+        // place, and the block costs three writes (header, data, tail).
         let data = &data[..data.len().min(MAX_PACKET_DATA)];
         let o = self.order;
-        let mut fixed = [0u8; field::EPB_DATA - field::BODY];
-        fixed[..4].copy_from_slice(&o.u32_bytes(iface));
-        fixed[4..8].copy_from_slice(&o.u32_bytes((ts_ns >> 32) as u32));
-        fixed[8..12].copy_from_slice(&o.u32_bytes(ts_ns as u32));
-        fixed[12..16].copy_from_slice(&o.u32_bytes(data.len() as u32));
-        fixed[16..20].copy_from_slice(&o.u32_bytes(orig_len));
-        match dropped_before {
-            Some(n) => {
-                let count = o.u64_bytes(n);
-                self.write_block(
-                    BLOCK_ENHANCED_PACKET,
-                    &fixed,
-                    data,
-                    &[(option::EPB_DROPCOUNT, &count)],
-                )
-            }
-            None => self.write_block(BLOCK_ENHANCED_PACKET, &fixed, data, &[]),
+        let pad = pad_len(data.len());
+        // Padding, the epb_dropcount option and opt_endofopt, the trailer.
+        let mut tail = [0u8; 3 + 4 + 8 + 4 + BLOCK_TRAILER_LEN];
+        let mut tail_len = pad;
+        if let Some(n) = dropped_before {
+            tail[tail_len..][..2].copy_from_slice(&o.u16_bytes(option::EPB_DROPCOUNT));
+            tail[tail_len + 2..][..2].copy_from_slice(&o.u16_bytes(8));
+            tail[tail_len + 4..][..8].copy_from_slice(&o.u64_bytes(n));
+            // opt_endofopt: four zero bytes.
+            tail_len += 4 + 8 + 4;
         }
+        let total = field::EPB_DATA + data.len() + tail_len + BLOCK_TRAILER_LEN;
+        let total_bytes = o.u32_bytes(total as u32);
+        tail[tail_len..][..BLOCK_TRAILER_LEN].copy_from_slice(&total_bytes);
+        tail_len += BLOCK_TRAILER_LEN;
+        let mut header = [0u8; field::EPB_DATA];
+        header[..4].copy_from_slice(&o.u32_bytes(BLOCK_ENHANCED_PACKET));
+        header[4..8].copy_from_slice(&total_bytes);
+        header[8..12].copy_from_slice(&o.u32_bytes(iface));
+        header[12..16].copy_from_slice(&o.u32_bytes((ts_ns >> 32) as u32));
+        header[16..20].copy_from_slice(&o.u32_bytes(ts_ns as u32));
+        header[20..24].copy_from_slice(&o.u32_bytes(data.len() as u32));
+        header[24..28].copy_from_slice(&o.u32_bytes(orig_len));
+        self.w.write_all(&header)?;
+        self.w.write_all(data)?;
+        self.w.write_all(&tail[..tail_len])?;
+        self.bytes += total as u64;
+        Ok(total)
     }
 
     /// Writes an interface statistics block for `iface` at `ts_ns`:

@@ -21,30 +21,11 @@ use std::convert::Infallible;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use ringtap_core::embedded_io::{ErrorType, Write};
+use ringtap_core::embedded_io::ErrorType;
 use ringtap_core::pcap::{ByteOrder, PcapWriter, MAGIC_USEC};
 use ringtap_core::pcapng::{
     CaptureError, CaptureReader, CaptureStreamReader, PcapngWriter, Record, StreamError,
 };
-
-/// A growable sink for the writers.
-#[derive(Debug, Default)]
-struct VecSink(Vec<u8>);
-
-impl ErrorType for VecSink {
-    type Error = Infallible;
-}
-
-impl Write for VecSink {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
 
 /// A record with its data owned, to compare across buffers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +147,7 @@ fn write_pcapng(sections: &[(ByteOrder, String, Vec<Op>)]) -> (Vec<u8>, Vec<Owne
     let mut file = Vec::new();
     let mut expected = Vec::new();
     for (order, app, ops) in sections {
-        let mut w = PcapngWriter::with_byte_order(VecSink::default(), app, *order).unwrap();
+        let mut w = PcapngWriter::with_byte_order(Vec::new(), app, *order).unwrap();
         expected.push(Owned::Section);
         let mut snaplens = Vec::new();
         let mut written = w.bytes_written();
@@ -231,7 +212,7 @@ fn write_pcapng(sections: &[(ByteOrder, String, Vec<Op>)]) -> (Vec<u8>, Vec<Owne
             }
             written = w.bytes_written();
         }
-        let out = w.into_inner().0;
+        let out = w.into_inner();
         assert_eq!(out.len() as u64, written);
         file.extend_from_slice(&out);
     }
@@ -270,8 +251,7 @@ fn write_pcap(
     packets: &[Packet],
 ) -> (Vec<u8>, Vec<Owned>) {
     let mut w =
-        PcapWriter::with_byte_order(VecSink::default(), snaplen, u32::from(linktype), order)
-            .unwrap();
+        PcapWriter::with_byte_order(Vec::new(), snaplen, u32::from(linktype), order).unwrap();
     let mut expected = pcap_head(linktype, snaplen).to_vec();
     for (ts_ns, orig_len, data) in packets {
         let data = match snaplen {
@@ -293,7 +273,7 @@ fn write_pcap(
         });
     }
     let bytes_written = w.bytes_written();
-    let file = w.into_inner().0;
+    let file = w.into_inner();
     assert_eq!(file.len() as u64, bytes_written);
     (file, expected)
 }
@@ -547,13 +527,13 @@ proptest! {
 /// before it, then names the block and its length.
 #[test]
 fn stream_buffer_smaller_than_a_block() {
-    let mut w = PcapngWriter::new(VecSink::default(), "t").unwrap();
+    let mut w = PcapngWriter::new(Vec::new(), "t").unwrap();
     w.add_interface("a", 1, 0).unwrap();
     w.write_packet(0, 1, 60, &[1; 60], None).unwrap();
     // SHB 40 + IDB 40 + EPB 92: the next block starts at byte 172.
     assert_eq!(w.bytes_written(), 172);
     w.write_packet(0, 2, 200, &[0xab; 200], None).unwrap();
-    let file = w.into_inner().0;
+    let file = w.into_inner();
     let (records, end) = stream_all(&file, 128, 5);
     assert_eq!(records.len(), 3);
     assert_eq!(

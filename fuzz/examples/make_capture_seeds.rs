@@ -9,30 +9,10 @@
 //! magic-picking byte plus the file after its magic, `pcapng_reader` seeds
 //! the file after its first 4 bytes. The output is deterministic.
 
-use std::convert::Infallible;
 use std::path::Path;
 
-use ringtap_core::embedded_io::{ErrorType, Write};
 use ringtap_core::pcap::{ByteOrder, PcapWriter, LINKTYPE_ETHERNET};
 use ringtap_core::pcapng::{CaptureReader, PcapngWriter};
-
-#[derive(Default)]
-struct VecSink(Vec<u8>);
-
-impl ErrorType for VecSink {
-    type Error = Infallible;
-}
-
-impl Write for VecSink {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
 
 const TS: u64 = 1_700_000_000_123_456_789;
 
@@ -49,12 +29,12 @@ fn ether(len: usize, seed: u8) -> Vec<u8> {
 /// A pcap file: `(wire length, captured length)` per packet.
 fn pcap(order: ByteOrder, snaplen: u32, packets: &[(u32, usize)]) -> Vec<u8> {
     let mut w =
-        PcapWriter::with_byte_order(VecSink::default(), snaplen, LINKTYPE_ETHERNET, order).unwrap();
+        PcapWriter::with_byte_order(Vec::new(), snaplen, LINKTYPE_ETHERNET, order).unwrap();
     for (i, &(wire, captured)) in packets.iter().enumerate() {
         let ts = TS + i as u64 * 1_000_123;
         w.write_packet(ts, wire, &ether(captured, i as u8)).unwrap();
     }
-    w.into_inner().0
+    w.into_inner()
 }
 
 /// A pcapng section on `interfaces` (name, snaplen) with `packets`
@@ -65,7 +45,7 @@ fn pcapng(
     interfaces: &[(&str, u32)],
     packets: &[(u32, u32, usize, Option<u64>)],
 ) -> Vec<u8> {
-    let mut w = PcapngWriter::with_byte_order(VecSink::default(), "ringtap 0.1.0", order).unwrap();
+    let mut w = PcapngWriter::with_byte_order(Vec::new(), "ringtap 0.1.0", order).unwrap();
     for &(name, snaplen) in interfaces {
         w.add_interface(name, 1, snaplen).unwrap();
     }
@@ -78,7 +58,7 @@ fn pcapng(
         w.write_statistics(iface, TS + 5_000_000_000, 100 + u64::from(iface), 3)
             .unwrap();
     }
-    w.into_inner().0
+    w.into_inner()
 }
 
 /// A big-endian section built block by block.

@@ -47,17 +47,6 @@ pub enum Payload {
     Other(u16),
 }
 
-fn checksum(data: &[u8], mut sum: u32) -> u16 {
-    for pair in data.chunks(2) {
-        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Build one frame of exactly `len` bytes (at least 60, and large enough
 /// for its headers plus the 4-byte sequence number).
 pub fn build(
@@ -108,7 +97,7 @@ pub fn build(
                 0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
             ]);
             rest[2..4].copy_from_slice(&total.to_be_bytes());
-            let c = checksum(&rest[..20], 0);
+            let c = ringtap_core::checksum::internet(&rest[..20]);
             rest[10..12].copy_from_slice(&c.to_be_bytes());
         }
         Payload::Ipv6Tcp | Payload::Ipv6Udp | Payload::Ipv6Icmp => {

@@ -9,6 +9,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub mod confined;
 pub mod corpus;
 pub mod packets;
 pub mod tools;

@@ -309,6 +309,11 @@ impl Capture {
         send_signal(&self.child, signal);
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().expect("wait").is_none()

@@ -341,18 +341,6 @@ fn tcpdump(expr: &str) -> Option<Vec<Instruction>> {
     Some(program)
 }
 
-/// The one's complement sum of `bytes` (for IPv4 header checksums).
-fn ip_header_checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 fn ipv4(proto: u8, frag: u16, options: usize, payload: &[u8]) -> Vec<u8> {
     let header_len = 20 + options;
     let total = (header_len + payload.len()) as u16;
@@ -362,7 +350,7 @@ fn ipv4(proto: u8, frag: u16, options: usize, payload: &[u8]) -> Vec<u8> {
     h.extend_from_slice(&frag.to_be_bytes());
     h.extend_from_slice(&[64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
     h.resize(header_len, 1); // NOP options
-    let sum = ip_header_checksum(&h);
+    let sum = ringtap_core::checksum::internet(&h);
     h[10..12].copy_from_slice(&sum.to_be_bytes());
     h.extend_from_slice(payload);
     h

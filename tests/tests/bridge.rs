@@ -576,6 +576,12 @@ fn board_profile_supplies_ports_and_ring() {
         .replace("name = \"x86_64-host\"", "name = \"test-board\"")
         .replace("in = \"veth0\"", "in = \"bra\"")
         .replace("out = \"veth1\"", "out = \"brb\"");
+        // The edits took: the profile loads, with these ports.
+        let board = ringtap_board::Board::parse(&text, "edited x86_64-host").unwrap();
+        assert_eq!(
+            (board.ports.r#in.as_str(), board.ports.out.as_str()),
+            ("bra", "brb")
+        );
         std::fs::write(&profile, text).unwrap();
         let bridge = Bridge::start(&["--config", profile.to_str().unwrap(), "--tpacket", "v2"]);
         let mut sink = Receiver::open("sink0");

@@ -5,56 +5,17 @@
 
 use std::time::Duration;
 
+use ringtap_tests::confined::{assert_confined, NET_ADMIN_AND_RAW};
 use ringtap_tests::{
     assert_accounted, frame, in_netns, ip, veth_pair, Bridge, Receiver, Sender, TEST_ETHERTYPE,
 };
 
-/// `CAP_NET_ADMIN` and `CAP_NET_RAW` (bits 12 and 13).
-const ALLOWED_CAPS: u64 = (1 << 12) | (1 << 13);
-
-fn field<'a>(status: &'a str, name: &str) -> &'a str {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-        .unwrap_or_else(|| panic!("no {name} in {status}"))
-        .trim()
-}
-
-/// Every thread's `/proc/PID/task/TID/status`, after the workers started.
-fn thread_statuses(pid: u32) -> Vec<(String, String)> {
-    let dir = format!("/proc/{pid}/task");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("task dir") {
-        let path = entry.unwrap().path().join("status");
-        let text = std::fs::read_to_string(&path).expect("status");
-        out.push((path.display().to_string(), text));
-    }
-    out
-}
-
 fn check_confined(pid: u32, uid: Option<u32>) {
-    let threads = thread_statuses(pid);
+    let threads = assert_confined(pid, NET_ADMIN_AND_RAW, uid);
     assert!(
-        threads.len() >= 2,
-        "the workers have not started: {threads:?}"
+        threads >= 2,
+        "the workers have not started: {threads} thread(s)"
     );
-    for (path, status) in &threads {
-        let cap_eff = u64::from_str_radix(field(status, "CapEff"), 16).unwrap();
-        let cap_prm = u64::from_str_radix(field(status, "CapPrm"), 16).unwrap();
-        let cap_bnd = u64::from_str_radix(field(status, "CapBnd"), 16).unwrap();
-        assert_eq!(cap_eff & !ALLOWED_CAPS, 0, "{path}: CapEff {cap_eff:x}");
-        assert_eq!(cap_prm & !ALLOWED_CAPS, 0, "{path}: CapPrm {cap_prm:x}");
-        assert_eq!(cap_bnd & !ALLOWED_CAPS, 0, "{path}: CapBnd {cap_bnd:x}");
-        assert_eq!(field(status, "NoNewPrivs"), "1", "{path}");
-        assert_eq!(field(status, "Seccomp"), "2", "{path}");
-        if let Some(uid) = uid {
-            let uids: Vec<&str> = field(status, "Uid").split_whitespace().collect();
-            assert!(
-                uids.iter().all(|u| *u == uid.to_string()),
-                "{path}: Uid {uids:?}"
-            );
-        }
-    }
 }
 
 #[test]

@@ -8,32 +8,12 @@
 //! reason, or fails under `RINGTAP_REQUIRE_NETNS=1` (`cargo xtask test`);
 //! tshark/editcap missing always skips their part.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ringtap_core::embedded_io::{ErrorType, Write};
 use ringtap_core::pcap::{ByteOrder, PcapWriter, LINKTYPE_ETHERNET};
 use ringtap_core::pcapng::{CaptureReader, PcapngWriter, Record};
 use ringtap_tests::{frame, netns_required, TEST_ETHERTYPE};
-
-#[derive(Debug, Default)]
-struct VecSink(Vec<u8>);
-
-impl ErrorType for VecSink {
-    type Error = Infallible;
-}
-
-impl Write for VecSink {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
 
 /// One packet as written and as the tools must show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +62,7 @@ const STATS: [(u32, u64, u64); 2] = [(0, 1000, 3), (1, 50, 7)];
 /// files for tcpdump declare the first one's; its packets are cut to 128
 /// bytes either way.
 fn pcapng_file(order: ByteOrder, second_snaplen: u32) -> Vec<u8> {
-    let mut w = PcapngWriter::with_byte_order(VecSink::default(), "ringtap tests", order).unwrap();
+    let mut w = PcapngWriter::with_byte_order(Vec::new(), "ringtap tests", order).unwrap();
     assert_eq!(w.add_interface("veth-a", 1, SNAPLEN_0).unwrap(), 0);
     assert_eq!(w.add_interface("veth-b", 1, second_snaplen).unwrap(), 1);
     for p in packets() {
@@ -93,18 +73,17 @@ fn pcapng_file(order: ByteOrder, second_snaplen: u32) -> Vec<u8> {
     for (iface, received, dropped) in STATS {
         w.write_statistics(iface, end, received, dropped).unwrap();
     }
-    w.into_inner().0
+    w.into_inner()
 }
 
 /// The interface-0 packets in a pcap file (one interface only).
 fn pcap_file(order: ByteOrder) -> Vec<u8> {
     let mut w =
-        PcapWriter::with_byte_order(VecSink::default(), SNAPLEN_0, LINKTYPE_ETHERNET, order)
-            .unwrap();
+        PcapWriter::with_byte_order(Vec::new(), SNAPLEN_0, LINKTYPE_ETHERNET, order).unwrap();
     for p in packets().into_iter().filter(|p| p.iface == 0) {
         w.write_packet(p.ts_ns, p.orig_len, &p.data).unwrap();
     }
-    w.into_inner().0
+    w.into_inner()
 }
 
 fn scratch_dir() -> PathBuf {

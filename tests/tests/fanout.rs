@@ -64,17 +64,6 @@ struct Tag {
     seq: u16,
 }
 
-fn ipv4_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Ethernet + IPv4 (valid checksum) + UDP (checksum 0: none, allowed on
 /// IPv4), so the kernel's flow dissector finds the 5-tuple.
 fn udp_frame(tag: Tag) -> Vec<u8> {
@@ -89,7 +78,7 @@ fn udp_frame(tag: Tag) -> Vec<u8> {
     ip[9] = 17; // UDP
     ip[12..16].copy_from_slice(&SRC_IP);
     ip[16..20].copy_from_slice(&DST_IP);
-    let csum = ipv4_checksum(&ip);
+    let csum = ringtap_core::checksum::internet(&ip);
     ip[10..12].copy_from_slice(&csum.to_be_bytes());
 
     let mut f = Vec::with_capacity(14 + ip_len);
@@ -127,7 +116,7 @@ fn test_frames_are_valid_ipv4_udp() {
     let f = udp_frame(Tag { flow: 7, seq: 300 });
     assert_eq!(f.len(), 14 + 20 + 8 + PAYLOAD_LEN);
     assert_eq!(
-        ipv4_checksum(&f[14..34]),
+        ringtap_core::checksum::internet(&f[14..34]),
         0,
         "IPv4 header checksum verifies"
     );

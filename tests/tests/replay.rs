@@ -666,6 +666,9 @@ fn a_board_profile_supplies_port_and_ring() {
         .unwrap()
         .replace("name = \"x86_64-host\"", "name = \"test-board\"")
         .replace("out = \"veth1\"", "out = \"rp0\"");
+        // The edits took: the profile loads, with this port.
+        let board = ringtap_board::Board::parse(&text, "edited x86_64-host").unwrap();
+        assert_eq!(board.ports.out, "rp0");
         std::fs::write(&profile, text).unwrap();
         let frames: Vec<Vec<u8>> = (0..20u32).map(|i| frame(i, 100, TEST_ETHERTYPE)).collect();
         let file = scratch.path("twenty.pcap");

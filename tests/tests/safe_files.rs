@@ -1,9 +1,11 @@
 //! Every file ringtap writes is written safely (issue 11, item 2): a
 //! symbolic link planted at any name ringtap writes (the bridge's and
-//! capture's stats files, capture files and their rotations, and the
+//! capture's stats files, the bridge's metrics file, capture files and
+//! their rotations, and the
 //! temporary name beside each) is never followed, a device node or a FIFO
 //! is never replaced, and the files get the modes the README gives:
-//! captures 0600, stats files 0640, less the umask, or exactly `--mode`.
+//! captures 0600, stats and metrics files 0640, less the umask, or
+//! exactly `--mode`.
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ fn interfaces() {
 
 /// The runs: a capture to `C` with stats `S`, a rotating capture to `R`
 /// (files of at most 4096 bytes, so 20 frames of 1000 bytes rotate), a
-/// bridge with stats `B`. Names are relative to `dir`.
+/// bridge with stats `B` and metrics `M`. Names are relative to `dir`.
 fn args(run: &str, dir: &Path, extra: &[&str]) -> Vec<String> {
     let p = |name: &str| path_str(&dir.join(name)).to_owned();
     let mut v: Vec<String> = match run {
@@ -67,6 +69,8 @@ fn args(run: &str, dir: &Path, extra: &[&str]) -> Vec<String> {
             "b0".into(),
             "--stats-file".into(),
             p("B"),
+            "--metrics-file".into(),
+            p("M"),
             "--stats-interval".into(),
             "0.1".into(),
             "--duration".into(),
@@ -138,6 +142,8 @@ fn no_name_ringtap_writes_follows_a_symlink() {
             ("rotate", ".R.1.tmp", 1),
             ("bridge", "B", 2),
             ("bridge", ".B.tmp", 1),
+            ("bridge", "M", 2),
+            ("bridge", ".M.tmp", 1),
         ];
         for &(which, name, code) in cases {
             let scratch = Scratch::new("safe-symlink");
@@ -186,6 +192,8 @@ fn device_nodes_fifos_and_directories_are_never_replaced() {
             ("rotate", "R.0", "char"),
             ("bridge", "B", "char"),
             ("bridge", "B", "fifo"),
+            ("bridge", "M", "char"),
+            ("bridge", "M", "fifo"),
         ];
         for &(which, name, kind) in cases {
             let scratch = Scratch::new("safe-device");
@@ -247,7 +255,7 @@ fn files_get_the_documented_modes() {
             let files: [(&str, &[&str], u32); 3] = [
                 ("capture", &["C", "S"], capture),
                 ("rotate", &["R.0", "R.1"], capture),
-                ("bridge", &["B"], stats),
+                ("bridge", &["B", "M"], stats),
             ];
             for (which, names, want) in files {
                 let ran = run(&scratch, umask, &args(which, &scratch.dir, &extra));

@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use ringtap_board::{Board, BoardError};
+
 use crate::{deps, target_dir, workspace_root, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask build --board NAME | --all
-
+/// `cargo xtask build --help`, above the options.
+pub const ABOUT: &str = "\
 Builds `ringtap` in release (with debug info) for the board's target and
 writes, under <target dir>/boards/NAME/:
   ringtap        stripped: what goes on the board
@@ -17,108 +18,60 @@ Then checks that `file` calls the binary statically linked and of the
 board's architecture, that the stripped size is within the board's
 binary_budget_kib, and runs `--version` (it must name the checkout's HEAD
 commit and the board's target), `--help` and `plan --board NAME` (ARM
-boards under qemu-user).
+boards under qemu-user).";
 
-Options:
-  --board NAME   a folder of boards/ (e.g. rpi4, beaglebone-black)
-  --all          every board
-  -h, --help     print this message
-";
-
-/// The parts of `boards/<name>/board.toml` the build and the packages use.
-/// (The appliance checks the whole profile; `ringtap plan --board` and its
-/// tests fail on a bad one.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// The folder name.
-    pub name: String,
-    /// 0: dev host, 1: emulated in every test run, 2: built and size-checked.
-    pub tier: u8,
-    /// Rust target triple.
-    pub target: String,
-    /// Largest stripped binary, in bytes.
-    pub binary_budget: u64,
-    /// The `board.toml` file.
-    pub path: PathBuf,
+/// The options of `cargo xtask build`: `--board NAME`... or `--all`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// A board, a folder of boards/ (may be repeated)
+    #[arg(long, value_name = "NAME", value_parser = board_name_parser())]
+    board: Vec<String>,
+    /// Every board
+    #[arg(long)]
+    all: bool,
 }
 
-impl Profile {
-    /// Reads `boards/<name>/board.toml`.
-    pub fn load(name: &str) -> Result<Profile> {
-        let path = boards_dir().join(name).join("board.toml");
-        if !path.is_file() {
-            return Err(Error::Usage(format!(
-                "unknown board `{name}` (no boards/{name}/board.toml); boards: {}",
-                board_names()?.join(", ")
-            )));
+impl Args {
+    /// The boards asked for.
+    pub fn boards(&self) -> Vec<String> {
+        if self.all {
+            board_names().map(str::to_string).collect()
+        } else {
+            self.board.clone()
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?;
-        Profile::parse(name, &text, path)
-    }
-
-    fn parse(name: &str, text: &str, path: PathBuf) -> Result<Profile> {
-        let shown = format!("boards/{name}/board.toml");
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| Error::Failed(format!("{shown}: not valid TOML: {e}")))?;
-        let field = |key: &str| {
-            table
-                .get(key)
-                .ok_or_else(|| Error::Failed(format!("{shown}: no `{key}`")))
-        };
-        let string = |key: &str| {
-            field(key)?
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| Error::Failed(format!("{shown}: `{key}` must be a string")))
-        };
-        let number = |key: &str| {
-            field(key)?
-                .as_integer()
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| {
-                    Error::Failed(format!("{shown}: `{key}` must be a non-negative integer"))
-                })
-        };
-        let profile_name = string("name")?;
-        if profile_name != name {
-            return Err(Error::Failed(format!(
-                "{shown}: `name` is \"{profile_name}\", must be the folder name \"{name}\""
-            )));
-        }
-        let tier = u8::try_from(number("tier")?)
-            .map_err(|_| Error::Failed(format!("{shown}: `tier` must be 0, 1 or 2")))?;
-        let kib = number("binary_budget_kib")?;
-        Ok(Profile {
-            name: profile_name,
-            tier,
-            target: string("target")?,
-            binary_budget: kib.saturating_mul(1024),
-            path,
-        })
     }
 }
 
-fn boards_dir() -> PathBuf {
-    workspace_root().join("boards")
+/// `--board NAME`: one of the boards, which `--help` and an error list.
+pub fn board_name_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(board_names())
 }
 
-/// Every folder of `boards/` with a `board.toml`, sorted.
-pub fn board_names() -> Result<Vec<String>> {
-    let dir = boards_dir();
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| Error::Failed(format!("cannot list {}: {e}", dir.display())))?;
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry =
-            entry.map_err(|e| Error::Failed(format!("cannot list {}: {e}", dir.display())))?;
-        if entry.path().join("board.toml").is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
-    Ok(names)
+/// The profile of board `name` (ringtap-board's built-in copy of
+/// `boards/<name>/board.toml`, checked as the appliance checks it); an
+/// unknown name is a usage error that lists the boards.
+pub fn load_profile(name: &str) -> Result<Board> {
+    Board::named(name).map_err(|e| match e {
+        BoardError::Unknown { .. } => Error::Usage(e.to_string()),
+        _ => Error::Failed(e.to_string()),
+    })
+}
+
+/// Every board, sorted: the folders of `boards/` with a `board.toml`
+/// (ringtap-board's tests keep its built-in list and the folders in step).
+pub fn board_names() -> impl Iterator<Item = &'static str> {
+    Board::known()
+}
+
+/// The board's folder, `boards/<name>`: its profile, README and packaging.
+pub fn board_dir(name: &str) -> PathBuf {
+    workspace_root().join("boards").join(name)
+}
+
+/// The board's largest stripped binary, in bytes.
+pub fn binary_budget(board: &Board) -> u64 {
+    u64::from(board.binary_budget_kib) * 1024
 }
 
 /// How to build, strip, recognise and run a binary for one target.
@@ -165,7 +118,7 @@ const TARGETS: [TargetTools; 3] = [
     },
 ];
 
-fn tools_for(profile: &Profile) -> Result<&'static TargetTools> {
+fn tools_for(profile: &Board) -> Result<&'static TargetTools> {
     TARGETS
         .iter()
         .find(|t| t.target == profile.target)
@@ -183,7 +136,7 @@ fn tools_for(profile: &Profile) -> Result<&'static TargetTools> {
 #[derive(Debug)]
 pub struct Built {
     /// The board's profile.
-    pub profile: Profile,
+    pub profile: Board,
     /// The stripped binary.
     pub binary: PathBuf,
     /// The unstripped binary with debug info.
@@ -192,13 +145,9 @@ pub struct Built {
     pub size: u64,
 }
 
-pub fn run(args: &[String]) -> Result {
-    let Some(boards) = parse_args(args)? else {
-        print!("{HELP}");
-        return Ok(());
-    };
+pub fn run(args: &Args) -> Result {
     let mut built = Vec::new();
-    for name in &boards {
+    for name in &args.boards() {
         built.push(build_board(name)?);
     }
     if built.len() > 1 {
@@ -210,48 +159,12 @@ pub fn run(args: &[String]) -> Result {
     Ok(())
 }
 
-/// The boards to build, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Vec<String>>> {
-    let mut boards = Vec::new();
-    let mut all = false;
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        match arg {
-            "-h" | "--help" => return Ok(None),
-            "--all" => all = true,
-            "--board" => boards.push(
-                args.next()
-                    .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
-                    .to_string(),
-            ),
-            _ => match arg.strip_prefix("--board=") {
-                Some(name) => boards.push(name.to_string()),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "unexpected argument `{arg}` for `cargo xtask build` (see --help)"
-                    )))
-                }
-            },
-        }
-    }
-    match (all, boards.is_empty()) {
-        (true, true) => Ok(Some(board_names()?)),
-        (true, false) => Err(Error::Usage(
-            "give `--board NAME` or `--all`, not both".into(),
-        )),
-        (false, true) => Err(Error::Usage(
-            "`cargo xtask build` needs `--board NAME` or `--all` (see --help)".into(),
-        )),
-        (false, false) => Ok(Some(boards)),
-    }
-}
-
 /// Builds and checks one board's binary, as `cargo xtask build --board
 /// NAME` does (also for `cargo xtask test` and `dist`); first makes sure
 /// the tools are there.
 pub fn build_board(name: &str) -> Result<Built> {
     deps::ensure(&deps::FOR_BUILD)?;
-    let profile = Profile::load(name)?;
+    let profile = load_profile(name)?;
     let tools = tools_for(&profile)?;
     println!();
     println!("==> build {} ({})", profile.name, profile.target);
@@ -309,11 +222,14 @@ pub fn build_board(name: &str) -> Result<Built> {
         size,
     };
     println!("{}", size_line(&built));
-    if built.size > built.profile.binary_budget {
+    if built.size > binary_budget(&built.profile) {
         return Err(Error::Failed(format!(
             "{}: the stripped binary is {} bytes, over the board's budget of {} bytes \
              (binary_budget_kib in boards/{}/board.toml)",
-            built.profile.name, built.size, built.profile.binary_budget, built.profile.name
+            built.profile.name,
+            built.size,
+            binary_budget(&built.profile),
+            built.profile.name
         )));
     }
     run_checks(tools, &built)?;
@@ -370,9 +286,9 @@ fn size_line(b: &Built) -> String {
         shown(&b.binary),
         b.size,
         b.size.div_ceil(1024),
-        b.profile.binary_budget / 1024,
+        b.profile.binary_budget_kib,
         (b.size * 100)
-            .checked_div(b.profile.binary_budget)
+            .checked_div(binary_budget(&b.profile))
             .unwrap_or(0),
         shown(&b.debug)
     )
@@ -434,63 +350,54 @@ pub fn version_text(commit: &str, target: &str, features: &str) -> String {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<Vec<String>>> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse_args(&args)
+    /// The boards `cargo xtask build ARGS` builds; a usage error as text.
+    fn parse(args: &[&str]) -> Result<Vec<String>, String> {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from(std::iter::once("build").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Ok(cli.args.boards())
     }
 
     #[test]
     fn arguments() {
         assert_eq!(
             parse(&["--board", "rpi4", "--board=beaglebone-black"]).unwrap(),
-            Some(vec!["rpi4".to_string(), "beaglebone-black".to_string()])
+            ["rpi4", "beaglebone-black"]
         );
-        assert_eq!(parse(&["--all"]).unwrap(), Some(board_names().unwrap()));
-        assert!(parse(&["--help"]).unwrap().is_none());
+        let all: Vec<String> = board_names().map(str::to_string).collect();
+        assert_eq!(parse(&["--all"]).unwrap(), all);
         for bad in [
             &[][..],
             &["--board"],
             &["--all", "--board", "rpi4"],
             &["rpi4"],
+            &["--board", "rpi5"],
         ] {
-            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
+        let unknown = parse(&["--board", "rpi5"]).unwrap_err();
+        assert!(
+            unknown.contains("beaglebone-black"),
+            "lists the boards: {unknown}"
+        );
     }
 
     #[test]
     fn every_board_has_tools() {
-        let names = board_names().unwrap();
-        assert!(names.contains(&"rpi4".to_string()), "{names:?}");
-        assert!(!names.contains(&"packaging".to_string()));
+        let names: Vec<&str> = board_names().collect();
+        assert!(names.contains(&"rpi4"), "{names:?}");
         for name in names {
-            let profile = Profile::load(&name).unwrap();
+            let profile = load_profile(name).unwrap();
             assert!(tools_for(&profile).is_ok(), "{name}");
-            assert!(profile.binary_budget >= 1024 * 1024, "{name}");
+            assert!(binary_budget(&profile) >= 1024 * 1024, "{name}");
+            assert!(board_dir(name).join("board.toml").is_file(), "{name}");
         }
-        assert!(matches!(Profile::load("rpi5"), Err(Error::Usage(_))));
-    }
-
-    #[test]
-    fn profile_fields() {
-        let path = PathBuf::from("board.toml");
-        let p = Profile::parse(
-            "b",
-            "name = \"b\"\ntier = 2\ntarget = \"x\"\nbinary_budget_kib = 2\n[ports]\nin = \"a\"",
-            path.clone(),
-        )
-        .unwrap();
-        assert_eq!((p.tier, p.target.as_str(), p.binary_budget), (2, "x", 2048));
-        let e = Profile::parse("c", "name = \"b\"", path.clone()).unwrap_err();
-        assert!(
-            e.to_string().contains("must be the folder name \"c\""),
-            "{e}"
-        );
-        let e = Profile::parse("b", "name = \"b\"\ntier = -1", path).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("`tier` must be a non-negative integer"),
-            "{e}"
-        );
+        assert!(matches!(load_profile("rpi5"), Err(Error::Usage(_))));
     }
 
     #[test]

@@ -4,9 +4,8 @@
 
 use crate::{can_unshare_as_user, deps, is_root, target_dir, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask demo
-
+/// `cargo xtask demo --help`.
+pub const ABOUT: &str = "\
 Builds `ringtap` and the `bridge_demo` example (release), prints the layout
 of the bridge's default TPACKET_V2 RX ring with `ringtap plan`, then runs
 `bridge_demo`: a generator namespace and a sink namespace joined by
@@ -14,8 +13,11 @@ of the bridge's default TPACKET_V2 RX ring with `ringtap plan`, then runs
 crossing it, the live counters, the sink's view and the final counters.
 Every namespace belongs to the demo process and vanishes with it. Needs
 root, or unprivileged user namespaces (it then runs under
-`unshare --user --map-root-user`).
-";
+`unshare --user --map-root-user`).";
+
+/// `cargo xtask demo` takes no options.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
 
 /// The bridge's default RX ring at MTU 1500: 64 blocks of 128 KiB, 2 KiB
 /// frames.
@@ -33,20 +35,7 @@ const PLAN_ARGS: [&str; 11] = [
     "2048",
 ];
 
-pub fn run(args: &[String]) -> Result {
-    match args.first().map(String::as_str) {
-        None => {}
-        Some("-h" | "--help") => {
-            print!("{HELP}");
-            return Ok(());
-        }
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "unexpected argument `{other}` for `cargo xtask demo`"
-            )))
-        }
-    }
-
+pub fn run(_: &Args) -> Result {
     banner(
         "checking tools",
         &["The demo needs `ip` (iproute2) and `unshare` (util-linux)."],

@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::vm::qemu;
 use crate::{is_root, workspace_root, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask deps [--allow-remove]
-
+/// `cargo xtask deps --help`, above the options.
+pub const ABOUT: &str = "\
 Checks for the rustup components, targets and toolchains, the Debian
 packages and the crates.io tools that `cargo xtask test` needs, and proves
 each cross toolchain by linking a small static program and running it
@@ -26,12 +25,15 @@ Recommends, cargo install); otherwise prints the commands to run and fails.
 
 Before installing, apt is asked what it would do (`apt-get -s`). If it
 would remove an installed package, nothing is installed and the packages
-responsible are named, unless --allow-remove is given.
+responsible are named, unless --allow-remove is given.";
 
-Options:
-  --allow-remove   let apt remove packages that conflict with the ones needed
-  -h, --help       print this message
-";
+/// The options of `cargo xtask deps`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Let apt remove packages that conflict with the ones needed
+    #[arg(long)]
+    allow_remove: bool,
+}
 
 /// How [`ensure_with`] may change the machine.
 #[derive(Debug, Default, Clone, Copy)]
@@ -302,22 +304,10 @@ pub const FOR_BENCH: Needs = Needs {
     qemu_system: false,
 };
 
-pub fn run(args: &[String]) -> Result {
-    let mut options = Options::default();
-    for arg in args {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            "--allow-remove" => options.allow_remove = true,
-            other => {
-                return Err(Error::Usage(format!(
-                    "unexpected argument `{other}` for `cargo xtask deps` (see --help)"
-                )))
-            }
-        }
-    }
+pub fn run(args: &Args) -> Result {
+    let options = Options {
+        allow_remove: args.allow_remove,
+    };
     ensure_with(&FOR_TEST, options)
 }
 

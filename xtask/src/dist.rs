@@ -8,14 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::build::{self, Profile};
+use ringtap_board::Board;
+
+use crate::build;
 use crate::{buildroot, yocto};
 use crate::{target_dir, workspace_root, Cmd, Error, Result};
 
-const HELP: &str = "\
-Usage: cargo xtask dist --board NAME | --all
-       cargo xtask dist --pin REV
-
+/// `cargo xtask dist --help`, above the options.
+pub const ABOUT: &str = "\
 Builds the board's binary (as `cargo xtask build --board NAME`) and writes
 <target dir>/dist/ringtap-<version>-<board>.tar.gz, to unpack at / (or into
 an image's root directory):
@@ -35,18 +35,26 @@ there only when that file does not exist, so unpacking a newer tarball
 keeps the profile you edited.
 
 For images built from source use boards/packaging/buildroot (a Buildroot
-external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).
+external tree) or boards/packaging/yocto/meta-ringtap (a Yocto layer).";
 
-Options:
-  --board NAME      a folder of boards/
-  --all             every board
-  --pin REV         make the Buildroot package (RINGTAP_VERSION) and the
-                    Yocto recipe (SRCREV, PV) build commit REV, e.g. HEAD,
-                    and write the recipe's crate list for it as
-                    `bitbake -c update_crates` would (REV must reach the
-                    main branch of https://github.com/ringtap/ringtap)
-  -h, --help        print this message
-";
+/// The options of `cargo xtask dist`: `--board NAME`..., `--all` or
+/// `--pin REV`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// A board, a folder of boards/ (may be repeated)
+    #[arg(long, value_name = "NAME", value_parser = build::board_name_parser())]
+    board: Vec<String>,
+    /// Every board
+    #[arg(long)]
+    all: bool,
+    /// Make the Buildroot package (RINGTAP_VERSION) and the Yocto recipe
+    /// (SRCREV, PV) build commit REV, e.g. HEAD, and write the recipe's crate
+    /// list for it as `bitbake -c update_crates` would (REV must reach the main
+    /// branch of https://github.com/ringtap/ringtap)
+    #[arg(long, value_name = "REV")]
+    pin: Option<String>,
+}
 
 /// The init script and the unit (in the Buildroot package's folder, as
 /// Buildroot wants them) and the tarball's tmpfiles.d file, relative to
@@ -104,25 +112,20 @@ const LAYOUT: [(&str, u32, Source); 8] = [
     ),
 ];
 
-#[derive(Debug, PartialEq, Eq)]
-enum Task {
-    Boards(Vec<String>),
-    /// Make the packages build this revision.
-    Pin(String),
+pub fn run(args: &Args) -> Result {
+    match &args.pin {
+        Some(revision) => pin(revision),
+        None if args.all => boards(&build::board_names().map(str::to_string).collect::<Vec<_>>()),
+        None => boards(&args.board),
+    }
 }
 
-pub fn run(args: &[String]) -> Result {
-    let Some(task) = parse_args(args)? else {
-        print!("{HELP}");
-        return Ok(());
-    };
-    let boards = match task {
-        Task::Pin(revision) => return pin(&revision),
-        Task::Boards(boards) => boards,
-    };
+/// The tarballs of these boards, as `cargo xtask dist --board NAME...`
+/// writes them.
+pub fn boards(boards: &[String]) -> Result {
     let out_dir = target_dir().join("dist");
     let mut made = Vec::new();
-    for name in &boards {
+    for name in boards {
         let built = build::build_board(name)?;
         made.push(package(&built.profile, &built.binary, &out_dir)?);
     }
@@ -139,50 +142,6 @@ pub fn run(args: &[String]) -> Result {
          boards/packaging/yocto/meta-ringtap"
     );
     Ok(())
-}
-
-/// What to do, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Task>> {
-    let mut boards = Vec::new();
-    let mut all = false;
-    let mut pin = None;
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        match arg {
-            "-h" | "--help" => return Ok(None),
-            "--all" => all = true,
-            "--pin" => {
-                pin = Some(
-                    args.next()
-                        .ok_or_else(|| Error::Usage("`--pin` needs a revision (e.g. HEAD)".into()))?
-                        .to_string(),
-                )
-            }
-            "--board" => boards.push(
-                args.next()
-                    .ok_or_else(|| Error::Usage("`--board` needs a board name".into()))?
-                    .to_string(),
-            ),
-            _ => match arg.strip_prefix("--board=") {
-                Some(name) => boards.push(name.to_string()),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "unexpected argument `{arg}` for `cargo xtask dist` (see --help)"
-                    )))
-                }
-            },
-        }
-    }
-    match (pin, all, boards.is_empty()) {
-        (Some(revision), false, true) => Ok(Some(Task::Pin(revision))),
-        (None, true, true) => Ok(Some(Task::Boards(build::board_names()?))),
-        (None, false, false) => Ok(Some(Task::Boards(boards))),
-        _ => Err(Error::Usage(
-            "`cargo xtask dist` takes one of `--board NAME`..., `--all` or `--pin REV` (see \
-             --help)"
-                .into(),
-        )),
-    }
 }
 
 /// Points the Buildroot package and the Yocto recipe at `revision` (a
@@ -207,13 +166,10 @@ fn pin(revision: &str) -> Result {
 
 /// Writes `<out_dir>/ringtap-<version>-<board>.tar.gz` with `binary` as
 /// the board's ringtap, and returns its path.
-fn package(profile: &Profile, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
+fn package(profile: &Board, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
     let stage = out_dir.join(format!("{}-root", profile.name));
     remove_dir(&stage)?;
-    let board_dir = profile
-        .path
-        .parent()
-        .ok_or_else(|| Error::Failed(format!("{} has no folder", profile.path.display())))?;
+    let board_dir = build::board_dir(&profile.name);
     for (path, mode, source) in LAYOUT {
         let from = match source {
             Source::Binary => binary.to_path_buf(),
@@ -364,19 +320,26 @@ mod tests {
 
     #[test]
     fn arguments() {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
         let parse = |args: &[&str]| {
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            parse_args(&args)
+            Cli::try_parse_from(std::iter::once("dist").chain(args.iter().copied()))
+                .map(|cli| cli.args)
         };
+        let one = parse(&["--board", "rpi4"]).unwrap();
         assert_eq!(
-            parse(&["--board", "rpi4"]).unwrap(),
-            Some(Task::Boards(vec!["rpi4".into()]))
+            (one.board, one.all, one.pin),
+            (vec!["rpi4".into()], false, None)
         );
         assert_eq!(
-            parse(&["--pin", "HEAD"]).unwrap(),
-            Some(Task::Pin("HEAD".into()))
+            parse(&["--pin", "HEAD"]).unwrap().pin.as_deref(),
+            Some("HEAD")
         );
-        assert!(parse(&["-h"]).unwrap().is_none());
+        assert!(parse(&["--all"]).unwrap().all);
         for bad in [
             &[][..],
             &["--all", "--board", "rpi4"],
@@ -384,9 +347,10 @@ mod tests {
             &["--pin"],
             &["--pin", "HEAD", "--board", "rpi4"],
             &["--board"],
+            &["--board", "rpi5"],
             &["rpi4"],
         ] {
-            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -412,7 +376,7 @@ mod tests {
     fn tarball_installs_into_a_destdir() {
         let tmp = TempDir::new("tarball");
         let binary = stand_in_binary(&tmp.0);
-        let profile = Profile::load("beaglebone-black").unwrap();
+        let profile = build::load_profile("beaglebone-black").unwrap();
         let tarball = package(&profile, &binary, &tmp.0).unwrap();
         assert_eq!(
             tarball.file_name().unwrap().to_str().unwrap(),
@@ -496,7 +460,7 @@ mod tests {
         let binary = stand_in_binary(&tmp.0);
         let root = tmp.0.join("root");
         let profile_path = root.join("etc/ringtap/board.toml");
-        let old = package(&Profile::load("rpi4").unwrap(), &binary, &tmp.0).unwrap();
+        let old = package(&build::load_profile("rpi4").unwrap(), &binary, &tmp.0).unwrap();
         unpack(&old, &root);
         // First boot: the default becomes the profile.
         tmpfiles_at_boot(&root);
@@ -509,7 +473,7 @@ mod tests {
         // An upgrade whose default profile differs, unpacked over it; then
         // a reboot.
         let new = package(
-            &Profile::load("qemu-virt-aarch64").unwrap(),
+            &build::load_profile("qemu-virt-aarch64").unwrap(),
             &binary,
             &tmp.0.join("new"),
         )

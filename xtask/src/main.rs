@@ -19,47 +19,63 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 
-const HELP: &str = "\
-Usage: cargo xtask <task> [options]
+use clap::{CommandFactory, Parser, Subcommand};
 
-Tasks:
-  test    everything the README promises: deps, fmt, clippy, unit,
-          check-package, netns, arm, boards, buildroot, vm
-          (`cargo xtask test --help` for options)
-  deps    check for, and as root install, the tools the tests and demo need
-  build   static release binary for a board, stripped, size-checked, run
-          under qemu-user (`cargo xtask build --help`)
-  dist    a board's install tarball (binary, profile, init script, systemd
-          unit); the commit the Buildroot package and the Yocto recipe build
-          (`cargo xtask dist --help`)
-  demo    build the appliance, show its ring layout and run ringtap bridge
-          between two network namespaces with ping, UDP and VLAN traffic
-  vm      boot the emulated ARM boards under qemu-system and check frames
-          crossing them (`cargo xtask vm --help` for options)
-  bench   forwarding rate and CPU cost of ringtap bridge, netsniff-ng and the
-          kernel bridge between namespaces (root; `cargo xtask bench --help`)
-  help    print this message
-";
+/// ringtap's repository tasks (`cargo xtask <task> --help` describes each).
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Everything the README promises: deps, fmt, clippy, msrv, unit,
+    /// check-package, netns, arm, boards, buildroot, vm
+    #[command(long_about = test::ABOUT)]
+    Test(test::Args),
+    /// Check for, and as root install, the tools the tests and demo need
+    #[command(long_about = deps::ABOUT)]
+    Deps(deps::Args),
+    /// Static release binary for a board, stripped, size-checked, run under
+    /// qemu-user
+    #[command(long_about = build::ABOUT)]
+    Build(build::Args),
+    /// A board's install tarball (binary, profile, init script, systemd
+    /// unit); the commit the Buildroot package and the Yocto recipe build
+    #[command(long_about = dist::ABOUT)]
+    Dist(dist::Args),
+    /// Build the appliance, show its ring layout and run ringtap bridge
+    /// between two network namespaces with ping, UDP and VLAN traffic
+    #[command(long_about = demo::ABOUT)]
+    Demo(demo::Args),
+    /// Boot the emulated ARM boards under qemu-system and check frames
+    /// crossing them
+    #[command(long_about = vm::ABOUT)]
+    Vm(vm::Args),
+    /// Forwarding rate, delay and CPU cost of ringtap bridge, netsniff-ng and
+    /// the kernel bridge between namespaces, and of ringtap capture, tcpdump
+    /// and netsniff-ng writing files (root)
+    #[command(long_about = bench::ABOUT)]
+    Bench(bench::Args),
+}
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let task = args.next();
-    let rest: Vec<String> = args.collect();
-    let result = match task.as_deref() {
-        None | Some("help" | "--help" | "-h") => {
-            print!("{HELP}");
-            Ok(())
-        }
-        Some("test") => test::run(&rest),
-        Some("deps") => deps::run(&rest),
-        Some("demo") => demo::run(&rest),
-        Some("build") => build::run(&rest),
-        Some("dist") => dist::run(&rest),
-        Some("vm") => vm::run(&rest),
-        Some("bench") => bench::run(&rest),
-        Some(other) => Err(Error::Usage(format!(
-            "unknown task `{other}` (`cargo xtask help` lists the tasks)"
-        ))),
+    // clap prints help and usage errors itself: help exits 0, a bad
+    // option or value 2.
+    let cli = Cli::parse();
+    let result = match cli.task {
+        None => Cli::command()
+            .print_help()
+            .map_err(|e| Error::Failed(format!("cannot print the help: {e}"))),
+        Some(Task::Test(args)) => test::run(&args),
+        Some(Task::Deps(args)) => deps::run(&args),
+        Some(Task::Demo(args)) => demo::run(&args),
+        Some(Task::Build(args)) => build::run(&args),
+        Some(Task::Dist(args)) => dist::run(&args),
+        Some(Task::Vm(args)) => vm::run(&args),
+        Some(Task::Bench(args)) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,23 +135,7 @@ pub fn target_dir() -> PathBuf {
 
 /// Whether this process runs with effective uid 0.
 pub fn is_root() -> bool {
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(euid) = effective_uid(&status) {
-            return euid == 0;
-        }
-    }
-    Cmd::new("id")
-        .arg("-u")
-        .quiet()
-        .output()
-        .is_ok_and(|out| out.trim() == "0")
-}
-
-/// The effective uid from the `Uid:` line of `/proc/self/status`
-/// (fields: real, effective, saved, filesystem).
-fn effective_uid(proc_status: &str) -> Option<u32> {
-    let line = proc_status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+    rustix::process::geteuid().is_root()
 }
 
 /// Whether `unshare --user --map-root-user --net true` works, i.e. this user
@@ -363,13 +363,6 @@ fn quote(word: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn effective_uid_is_second_field() {
-        let status = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
-        assert_eq!(effective_uid(status), Some(0));
-        assert_eq!(effective_uid("Name:\tx\n"), None);
-    }
 
     #[test]
     fn commands_are_shown_as_typed() {

@@ -5,10 +5,10 @@ use crate::{
     build, buildroot, can_unshare_as_user, deps, is_root, target_dir, vm, Cmd, Error, Result,
 };
 
-const HELP: &str = "\
-Usage: cargo xtask test [--skip-deps] [--allow-remove] [--only STEP]...
-
-Runs, in order, stopping at the first failure:
+/// `cargo xtask test --help`, above the options.
+pub const ABOUT: &str = "\
+Runs every step, in this order, stopping at the first failure (`--only`
+picks steps, keeping this order):
   deps    check for (as root: install) rustup components, targets and toolchains,
           Debian packages and crates.io tools; prove the ARM toolchains by running
           a static program under qemu-user (`cargo xtask deps --help`)
@@ -30,17 +30,24 @@ Runs, in order, stopping at the first failure:
           Buildroot's cargo settings, static, within budget, `--version`
   vm      cargo xtask vm for every tier 1 board: boots it under qemu-system, runs
           ringtap bridge, ringtap capture and the init script on it (root; the
-          first run downloads the boards' Debian kernels)
+          first run downloads the boards' Debian kernels)";
 
-Options:
-  --skip-deps    do not run the deps step
-  --allow-remove let the deps step remove packages that conflict with needed ones
-                 (it refuses otherwise, naming them)
-  --only STEP    run only STEP (may be repeated)
-  -h, --help     print this message
-";
+/// The options of `cargo xtask test`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not run the deps step
+    #[arg(long)]
+    skip_deps: bool,
+    /// Let the deps step remove packages that conflict with needed ones (it
+    /// refuses otherwise, naming them)
+    #[arg(long)]
+    allow_remove: bool,
+    /// Run only STEP (may be repeated)
+    #[arg(long, value_name = "STEP")]
+    only: Vec<Step>,
+}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Step {
     Deps,
     Fmt,
@@ -126,15 +133,11 @@ struct Plan {
     allow_remove: bool,
 }
 
-pub fn run(args: &[String]) -> Result {
-    let Some(Plan {
+pub fn run(args: &Args) -> Result {
+    let Plan {
         steps,
         allow_remove,
-    }) = parse_args(args)?
-    else {
-        print!("{HELP}");
-        return Ok(());
-    };
+    } = plan(args)?;
     let deps_options = deps::Options { allow_remove };
     let (mut passed, mut skipped) = (0, 0);
     for (index, &step) in steps.iter().enumerate() {
@@ -179,58 +182,23 @@ fn summary(passed: usize, failed: usize, skipped: usize) -> String {
     line
 }
 
-/// The steps to run and the options, or `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Plan>> {
-    let mut skip_deps = false;
-    let mut allow_remove = false;
-    let mut only = Vec::new();
-    let mut args = args.iter().map(String::as_str);
-    while let Some(arg) = args.next() {
-        let step_name = match arg {
-            "-h" | "--help" => return Ok(None),
-            "--skip-deps" => {
-                skip_deps = true;
-                continue;
-            }
-            "--allow-remove" => {
-                allow_remove = true;
-                continue;
-            }
-            "--only" => args
-                .next()
-                .ok_or_else(|| Error::Usage(format!("`--only` needs a step: {}", step_names())))?,
-            _ => match arg.strip_prefix("--only=") {
-                Some(name) => name,
-                None => {
-                    return Err(Error::Usage(format!(
-                        "unexpected argument `{arg}` for `cargo xtask test` (see --help)"
-                    )))
-                }
-            },
-        };
-        let step = ALL_STEPS
-            .into_iter()
-            .find(|s| s.name() == step_name)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown step `{step_name}`; steps are: {}",
-                    step_names()
-                ))
-            })?;
-        only.push(step);
-    }
+/// The steps to run, in their order, and the options.
+fn plan(args: &Args) -> Result<Plan> {
     let steps: Vec<Step> = ALL_STEPS
         .into_iter()
-        .filter(|s| only.is_empty() || only.contains(s))
-        .filter(|s| !(skip_deps && *s == Step::Deps))
+        .filter(|s| args.only.is_empty() || args.only.contains(s))
+        .filter(|s| !(args.skip_deps && *s == Step::Deps))
         .collect();
     if steps.is_empty() {
-        return Err(Error::Usage("no steps left to run".to_string()));
+        return Err(Error::Usage(format!(
+            "no steps left to run; steps are: {}",
+            step_names()
+        )));
     }
-    Ok(Some(Plan {
+    Ok(Plan {
         steps,
-        allow_remove,
-    }))
+        allow_remove: args.allow_remove,
+    })
 }
 
 fn step_names() -> String {
@@ -319,6 +287,8 @@ fn minimum_rust() -> Result<Outcome> {
             "-p",
             "ringtap-linux",
             "-p",
+            "ringtap-board",
+            "-p",
             "ringtap",
             "--target",
             target,
@@ -366,9 +336,9 @@ fn namespace_tests() -> Result<Outcome> {
 /// does.
 fn tier_two_boards() -> Result<Outcome> {
     let mut built = Vec::new();
-    for name in build::board_names()? {
-        if build::Profile::load(&name)?.tier == 2 {
-            built.push(build::build_board(&name)?);
+    for name in build::board_names() {
+        if build::load_profile(name)?.tier == 2 {
+            built.push(build::build_board(name)?);
         }
     }
     if built.is_empty() {
@@ -380,9 +350,7 @@ fn tier_two_boards() -> Result<Outcome> {
     for b in &built {
         println!(
             "{}: {} bytes of a {} KiB budget",
-            b.profile.name,
-            b.size,
-            b.profile.binary_budget / 1024
+            b.profile.name, b.size, b.profile.binary_budget_kib
         );
     }
     Ok(Outcome::Passed)
@@ -416,15 +384,26 @@ fn board_simulation() -> Result<Outcome> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<Vec<Step>>> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        Ok(parse_args(&args)?.map(|plan| plan.steps))
+    /// The plan for `cargo xtask test ARGS`; a usage error as text.
+    fn parse(args: &[&str]) -> Result<Plan, String> {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        plan(&cli.args).map_err(|e| e.to_string())
+    }
+
+    fn steps(args: &[&str]) -> Vec<Step> {
+        parse(args).unwrap().steps
     }
 
     #[test]
     fn allow_remove_is_passed_to_deps() {
-        let args = ["--allow-remove".to_string(), "--only=deps".to_string()];
-        let plan = parse_args(&args).unwrap().unwrap();
+        let plan = parse(&["--allow-remove", "--only=deps"]).unwrap();
         assert_eq!(
             plan,
             Plan {
@@ -432,15 +411,14 @@ mod tests {
                 allow_remove: true
             }
         );
-        let plan = parse_args(&[]).unwrap().unwrap();
-        assert!(!plan.allow_remove);
+        assert!(!parse(&[]).unwrap().allow_remove);
     }
 
     #[test]
     fn all_steps_run_in_order_by_default() {
-        assert_eq!(parse(&[]).unwrap(), Some(ALL_STEPS.to_vec()));
+        assert_eq!(steps(&[]), ALL_STEPS.to_vec());
         assert_eq!(
-            parse(&["--skip-deps"]).unwrap().unwrap()[0],
+            steps(&["--skip-deps"])[0],
             Step::Fmt,
             "--skip-deps starts at fmt"
         );
@@ -448,12 +426,27 @@ mod tests {
 
     #[test]
     fn only_keeps_the_canonical_order() {
-        let steps = parse(&["--only", "arm", "--only=fmt"]).unwrap();
-        assert_eq!(steps, Some(vec![Step::Fmt, Step::Arm]));
-        let steps = parse(&["--only", "vm", "--only", "boards"]).unwrap();
-        assert_eq!(steps, Some(vec![Step::Boards, Step::Vm]));
-        let steps = parse(&["--only", "buildroot", "--only", "check-package"]).unwrap();
-        assert_eq!(steps, Some(vec![Step::CheckPackage, Step::Buildroot]));
+        assert_eq!(
+            steps(&["--only", "arm", "--only=fmt"]),
+            [Step::Fmt, Step::Arm]
+        );
+        assert_eq!(
+            steps(&["--only", "vm", "--only", "boards"]),
+            [Step::Boards, Step::Vm]
+        );
+        assert_eq!(
+            steps(&["--only", "buildroot", "--only", "check-package"]),
+            [Step::CheckPackage, Step::Buildroot]
+        );
+    }
+
+    #[test]
+    fn step_names_are_the_command_line_names() {
+        use clap::ValueEnum;
+        for step in ALL_STEPS {
+            let value = step.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), step.name());
+        }
     }
 
     #[test]
@@ -464,9 +457,17 @@ mod tests {
             &["--fast"],
             &["--only", "deps", "--skip-deps"],
         ] {
-            assert!(matches!(parse(args), Err(Error::Usage(_))), "{args:?}");
+            assert!(parse(args).is_err(), "{args:?}");
         }
-        assert!(parse(&["--help"]).unwrap().is_none());
+        let unknown = parse(&["--only", "lint"]).unwrap_err();
+        assert!(
+            unknown.contains("invalid value 'lint' for '--only <STEP>'"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("check-package"),
+            "lists the steps: {unknown}"
+        );
     }
 
     #[test]

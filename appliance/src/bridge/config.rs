@@ -15,11 +15,11 @@ use ringtap_linux::system::{self as sys_facts, GRO_NORMAL_BATCH};
 use ringtap_linux::{CpuList, System};
 
 use super::worker::Idle;
-use crate::board::{Board, Tpacket};
 use crate::filter::{self, Filter};
 use crate::options::{parse_count, parse_u32, refused_by, seconds, Kind, ProfileArgs, RxRingArgs};
 use crate::ports::{port, reorder_warning, Port};
 use crate::Failure;
+use ringtap_board::{Board, Tpacket};
 
 /// Fanout members per direction, at most.
 pub const MAX_WORKERS: usize = 16;

@@ -21,7 +21,10 @@ use rustix::io::Errno;
 
 use std::fmt::Write as _;
 
-use super::{Bench, Dut};
+use super::bridge::Dut;
+use super::lab::Process;
+use super::summary::{format_rate, measure_rows, Repeated};
+use super::Bench;
 use crate::vm::netns;
 use crate::{Error, Result};
 
@@ -271,14 +274,14 @@ impl Load {
     pub(super) fn slug(self) -> String {
         match self {
             Load::Probes => "probes".to_string(),
-            Load::Background(fps) => super::format_rate(fps as f64),
+            Load::Background(fps) => format_rate(fps as f64),
         }
     }
 
     pub(super) fn label(self) -> String {
         match self {
             Load::Probes => format!("{PROBE_RATE} fps"),
-            Load::Background(fps) => format!("+{} fps", super::format_rate(fps as f64)),
+            Load::Background(fps) => format!("+{} fps", format_rate(fps as f64)),
         }
     }
 }
@@ -305,6 +308,18 @@ pub(super) struct Row {
     pub(super) load: Load,
     pub(super) subject: Subject,
     pub(super) runs: Vec<Delays>,
+}
+
+impl Repeated for Row {
+    type Sample = Delays;
+
+    fn label(&self) -> String {
+        format!("delay, {}, {}", self.load.label(), self.subject.name())
+    }
+
+    fn samples(&mut self) -> &mut Vec<Delays> {
+        &mut self.runs
+    }
 }
 
 impl Row {
@@ -344,28 +359,21 @@ pub(super) fn measure_all(
             });
         }
     }
-    let total = rows.len() * repetitions as usize;
-    let mut done = 0;
-    for repetition in 1..=repetitions {
-        for row in &mut rows {
-            done += 1;
-            println!();
-            println!(
-                "[{done}/{total}] delay, {}, {}, repetition {repetition}/{repetitions}",
-                row.load.label(),
-                row.subject.name()
-            );
+    measure_rows(
+        &mut rows,
+        repetitions,
+        |row, repetition| {
             let run = measure_one(bench, row.subject, row.load, repetition)?;
-            println!("  {}", describe(&run));
             let csv = bench.out_dir.join("delay").join(format!(
                 "{}-{}-r{repetition}.csv",
                 row.subject.name(),
                 row.load.slug()
             ));
             write_csv(&csv, &run)?;
-            row.runs.push(run);
-        }
-    }
+            Ok(run)
+        },
+        describe,
+    )?;
     Ok(rows)
 }
 
@@ -417,7 +425,7 @@ fn measure_one(bench: &Bench<'_>, subject: Subject, load: Load, repetition: u32)
         "delay-{}-r{repetition}",
         match load {
             Load::Probes => "probes".to_string(),
-            Load::Background(fps) => super::format_rate(fps as f64),
+            Load::Background(fps) => format_rate(fps as f64),
         }
     );
     let running = bench.start_dut(dut, &run_name)?;
@@ -432,7 +440,7 @@ fn measure_one(bench: &Bench<'_>, subject: Subject, load: Load, repetition: u32)
                 .out_dir
                 .join("logs")
                 .join(format!("generator-{run_name}.log"));
-            let process = super::Process::start(bench.replay(case, fps)?, log)?;
+            let process = Process::start(bench.replay(case, fps)?, log)?;
             // Let the background reach its rate before the first probe.
             std::thread::sleep(Duration::from_millis(200));
             Some(process)

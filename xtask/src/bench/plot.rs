@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
+use super::bridge::{Row, CASES};
 use super::delay::{self, Subject};
-use super::{summarize, Row, CASES};
+use super::summary::format_rate;
 use crate::{Error, Result};
 
 /// The font file, from Debian's fonts-dejavu-core.
@@ -67,7 +68,7 @@ pub(super) fn delivered(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> {
                 let mut points: Vec<(f64, f64)> = rows
                     .iter()
                     .filter(|r| r.dut == dut && r.case.frame_bytes == frame_bytes)
-                    .filter_map(|r| summarize(&r.samples))
+                    .filter_map(Row::summary)
                     .map(|s| (s.offered_rate / 1e3, s.delivered_rate / 1e3))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -141,10 +142,8 @@ pub(super) fn delays(rows: &[delay::Row], out_dir: &Path) -> Result<Vec<PathBuf>
                 delay::PROBE_RATE,
                 match load {
                     delay::Load::Probes => String::new(),
-                    delay::Load::Background(fps) => format!(
-                        " among 64-byte frames at {} fps",
-                        super::format_rate(fps as f64)
-                    ),
+                    delay::Load::Background(fps) =>
+                        format!(" among 64-byte frames at {} fps", format_rate(fps as f64)),
                 }
             ),
             ("delay, us (log)", "share of probes slower (log)"),

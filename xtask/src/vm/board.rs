@@ -1,9 +1,10 @@
-//! The emulated boards: every board whose `boards/<name>/board.toml` has a
-//! `[qemu]` table (the tier 1 boards). The table says how qemu models the
-//! board and which Debian kernel it boots; the profile's `target` says
-//! which ringtap runs on it and so which `qemu-system-*` emulates it.
+//! The emulated boards: the tier 1 boards, whose profile has a `[qemu]`
+//! table (ringtap-board checks that it has, and its fields). The table says
+//! how qemu models the board and which Debian kernel it boots; the
+//! profile's `target` says which ringtap runs on it and so which
+//! `qemu-system-*` emulates it.
 
-use crate::build::{self, Profile};
+use crate::build;
 use crate::{Error, Result};
 
 /// An emulated board, as its profile describes it.
@@ -25,25 +26,19 @@ pub struct Board {
     pub console: &'static str,
 }
 
-/// The tier of the boards the simulation runs (`build::Profile::tier`).
+/// The tier of the boards the simulation runs.
 const EMULATED_TIER: u8 = 1;
 
 impl Board {
-    /// Reads `boards/<name>/board.toml`; a board without `[qemu]` is an
-    /// error that says so.
+    /// The board `name`; a board without `[qemu]` is a usage error that
+    /// says so.
     pub fn load(name: &str) -> Result<Board> {
-        let profile = Profile::load(name)?;
-        let text = std::fs::read_to_string(&profile.path)
-            .map_err(|e| Error::Failed(format!("cannot read {}: {e}", profile.path.display())))?;
-        Board::parse(&profile, &text)
+        Board::of(&build::load_profile(name)?)
     }
 
-    fn parse(profile: &Profile, text: &str) -> Result<Board> {
+    fn of(profile: &ringtap_board::Board) -> Result<Board> {
         let shown = format!("boards/{}/board.toml", profile.name);
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| Error::Failed(format!("{shown}: not valid TOML: {e}")))?;
-        let Some(qemu) = table.get("qemu") else {
+        let Some(qemu) = &profile.qemu else {
             return Err(Error::Usage(format!(
                 "board {} (tier {}) has no [qemu] table in {shown}, so it is not emulated; \
                  emulated boards: {}",
@@ -52,29 +47,6 @@ impl Board {
                 emulated_names()?.join(", ")
             )));
         };
-        let qemu = qemu
-            .as_table()
-            .ok_or_else(|| Error::Failed(format!("{shown}: `qemu` must be a table")))?;
-        let string = |key: &str| {
-            qemu.get(key)
-                .and_then(toml::Value::as_str)
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    Error::Failed(format!("{shown}: `qemu.{key}` must be a non-empty string"))
-                })
-        };
-        let memory_mib = qemu
-            .get("memory_mib")
-            .and_then(toml::Value::as_integer)
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| {
-                Error::Failed(format!(
-                    "{shown}: `qemu.memory_mib` must be a positive whole number of MiB"
-                ))
-            })?;
-        let machine = string("machine")?;
         Ok(Board {
             name: profile.name.clone(),
             rust_target: profile.target.clone(),
@@ -85,17 +57,18 @@ impl Board {
                     profile.target
                 ))
             })?,
-            console: console(&machine).ok_or_else(|| {
+            console: console(&qemu.machine).ok_or_else(|| {
                 Error::Failed(format!(
-                    "{shown}: `qemu.machine` is \"{machine}\"; the simulation knows the console \
-                     of QEMU's `virt` machine only"
+                    "{shown}: `qemu.machine` is \"{}\"; the simulation knows the console \
+                     of QEMU's `virt` machine only",
+                    qemu.machine
                 ))
             })?,
-            machine,
-            cpu: string("cpu")?,
-            memory_mib,
-            kernel_package: string("kernel_package")?,
-            debian_arch: string("debian_arch")?,
+            machine: qemu.machine.clone(),
+            cpu: qemu.cpu.clone(),
+            memory_mib: qemu.memory_mib,
+            kernel_package: qemu.kernel_package.clone(),
+            debian_arch: qemu.debian_arch.clone(),
         })
     }
 }
@@ -118,36 +91,37 @@ fn console(machine: &str) -> Option<&'static str> {
 /// Every emulated board (tier 1), sorted; each must load as a [`Board`].
 pub fn emulated_names() -> Result<Vec<String>> {
     let mut names = Vec::new();
-    for name in build::board_names()? {
-        if Profile::load(&name)?.tier == EMULATED_TIER {
-            names.push(name);
+    for name in build::board_names() {
+        if build::load_profile(name)?.tier == EMULATED_TIER {
+            names.push(name.to_string());
         }
     }
     Ok(names)
+}
+
+/// `--board NAME` of `cargo xtask vm`: an emulated board, which `--help`
+/// and an error list.
+pub fn emulated_name_parser() -> clap::builder::PossibleValuesParser {
+    let emulated = build::board_names()
+        .filter(|name| build::load_profile(name).is_ok_and(|p| p.tier == EMULATED_TIER));
+    clap::builder::PossibleValuesParser::new(emulated)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn profile(name: &str, tier: u8, target: &str) -> Profile {
-        Profile {
-            name: name.to_string(),
-            tier,
-            target: target.to_string(),
-            binary_budget: 1 << 20,
-            path: format!("boards/{name}/board.toml").into(),
-        }
-    }
+    const ARMV7: &str = include_str!("../../../boards/qemu-virt-armv7/board.toml");
 
-    const QEMU: &str = "[qemu]\nmachine = \"virt,highmem=off\"\ncpu = \"cortex-a7\"\n\
-                        memory_mib = 512\nkernel_package = \"linux-image-armmp\"\n\
-                        debian_arch = \"armhf\"\n";
+    /// The qemu-virt-armv7 profile with `old` replaced by `new`.
+    fn edited(old: &str, new: &str) -> ringtap_board::Board {
+        assert!(ARMV7.contains(old), "{old:?}");
+        ringtap_board::Board::parse(&ARMV7.replacen(old, new, 1), "test.toml").unwrap()
+    }
 
     #[test]
     fn qemu_table_and_target_make_the_board() {
-        let p = profile("b", 1, "armv7-unknown-linux-gnueabihf");
-        let b = Board::parse(&p, QEMU).unwrap();
+        let b = Board::load("qemu-virt-armv7").unwrap();
         assert_eq!(b.qemu_system, "qemu-system-arm");
         assert_eq!(b.machine, "virt,highmem=off");
         assert_eq!((b.cpu.as_str(), b.memory_mib), ("cortex-a7", 512));
@@ -156,20 +130,17 @@ mod tests {
     }
 
     #[test]
-    fn bad_tables_name_the_field() {
-        let p = profile("b", 1, "armv7-unknown-linux-gnueabihf");
-        let bad = |text: &str| Board::parse(&p, text).unwrap_err().to_string();
+    fn what_the_simulation_cannot_run_names_the_field() {
+        let other_machine = Board::of(&edited("virt,highmem=off", "vexpress-a15")).unwrap_err();
         assert!(
-            bad(&QEMU.replace("512", "0")).contains("`qemu.memory_mib`"),
-            "{}",
-            bad(&QEMU.replace("512", "0"))
+            other_machine.to_string().contains("`qemu.machine`"),
+            "{other_machine}"
         );
-        assert!(bad(&QEMU.replace("cpu = \"cortex-a7\"\n", "")).contains("`qemu.cpu`"));
-        let other_machine = bad(&QEMU.replace("virt,highmem=off", "vexpress-a15"));
-        assert!(other_machine.contains("`qemu.machine`"), "{other_machine}");
-        let x86 = Board::parse(&profile("b", 1, "x86_64-unknown-linux-gnu"), QEMU).unwrap_err();
+        let mut x86 = build::load_profile("qemu-virt-armv7").unwrap();
+        x86.target = "x86_64-unknown-linux-gnu".to_string();
+        let x86 = Board::of(&x86).unwrap_err();
         assert!(x86.to_string().contains("`target`"), "{x86}");
-        let none = Board::parse(&profile("b", 2, "aarch64-unknown-linux-musl"), "tier = 2\n");
+        let none = Board::load("rpi4");
         assert!(matches!(none, Err(Error::Usage(ref m)) if m.contains("no [qemu] table")));
     }
 
@@ -183,6 +154,5 @@ mod tests {
             let board = Board::load(name).unwrap();
             assert_eq!(&board.name, name);
         }
-        assert!(matches!(Board::load("rpi4"), Err(Error::Usage(_))));
     }
 }

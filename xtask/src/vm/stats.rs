@@ -1,11 +1,17 @@
-//! The stats files ringtap writes, read by key (no JSON library needed):
+//! The stats files ringtap writes (their schema is `appliance/src/stats.rs`),
+//! read with serde_json into the fields the harness checks:
 //!
-//! - `ringtap bridge --stats-file`: `{"directions":[{"in":..,"out":..,
-//!   "rx_packets":N,"tx_packets":N,"kernel_drops":N,"dropped":{"reason":N,..},
-//!   ..}],"uptime_s":N,"final":true,..}`; only the first direction is read,
-//!   which is all the harness checks (it forwards one way);
-//! - `ringtap capture --stats-file`: `{"interface":..,"captured":N,
-//!   "kernel_drops":N,..,"final":true,..}`.
+//! - `ringtap bridge --stats-file`: `{"schema":..,"directions":[{"in":..,
+//!   "out":..,"rx_packets":N,"tx_packets":N,"kernel_drops":N,
+//!   "dropped":{"reason":N,..},..}],"uptime_s":N,"final":true,..}`; only the
+//!   first direction is read, which is all the harness checks (it forwards
+//!   one way);
+//! - `ringtap capture --stats-file`: `{"schema":..,"interface":..,
+//!   "captured":N,"kernel_drops":N,..,"final":true,..}`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 
 /// The counters of the bridge's first direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,26 +19,42 @@ pub struct Counters {
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub kernel_drops: u64,
-    /// The named drop counters.
+    /// The named drop counters, by name.
     pub dropped: Vec<(String, u64)>,
     /// Written at exit, after the rings were drained (a clean stop).
     pub final_: bool,
 }
 
+/// The part of the bridge's stats file read here.
+#[derive(Deserialize)]
+struct BridgeFile {
+    directions: Vec<Direction>,
+    #[serde(default, rename = "final")]
+    final_: bool,
+}
+
+#[derive(Deserialize)]
+struct Direction {
+    rx_packets: u64,
+    tx_packets: u64,
+    kernel_drops: u64,
+    dropped: BTreeMap<String, u64>,
+}
+
 impl Counters {
     pub fn parse(json: &str) -> Result<Counters, String> {
-        let first = json
-            .find("\"directions\"")
-            .and_then(|at| json[at..].find('{').map(|b| at + b))
-            .ok_or("no \"directions\" array with an object")?;
-        let direction = &json[first..];
-        let dropped = value_of(direction, "dropped").ok_or("no \"dropped\"")?;
+        let file: BridgeFile = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let first = file
+            .directions
+            .into_iter()
+            .next()
+            .ok_or("\"directions\" is empty")?;
         Ok(Counters {
-            rx_packets: number(direction, "rx_packets")?,
-            tx_packets: number(direction, "tx_packets")?,
-            kernel_drops: number(direction, "kernel_drops")?,
-            dropped: named_numbers(dropped).ok_or("\"dropped\" is not an object of numbers")?,
-            final_: is_final(json),
+            rx_packets: first.rx_packets,
+            tx_packets: first.tx_packets,
+            kernel_drops: first.kernel_drops,
+            dropped: first.dropped.into_iter().collect(),
+            final_: file.final_,
         })
     }
 
@@ -42,65 +64,20 @@ impl Counters {
 }
 
 /// What the capture's stats file counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CaptureCounters {
     /// Frames written to the file.
     pub captured: u64,
     /// Frames the kernel dropped because the ring was full.
     pub kernel_drops: u64,
+    #[serde(default, rename = "final")]
     pub final_: bool,
 }
 
 impl CaptureCounters {
     pub fn parse(json: &str) -> Result<CaptureCounters, String> {
-        Ok(CaptureCounters {
-            captured: number(json, "captured")?,
-            kernel_drops: number(json, "kernel_drops")?,
-            final_: is_final(json),
-        })
+        serde_json::from_str(json).map_err(|e| e.to_string())
     }
-}
-
-/// The whole number after `"key":`.
-fn number(json: &str, key: &str) -> Result<u64, String> {
-    let value = value_of(json, key).ok_or(format!("no \"{key}\""))?;
-    leading_number(value).ok_or(format!("\"{key}\" is not a whole number"))
-}
-
-/// `"final":true`.
-fn is_final(json: &str) -> bool {
-    value_of(json, "final").is_some_and(|v| v.starts_with("true"))
-}
-
-/// The text after `"key":` (and blanks).
-fn value_of<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-    let quoted = format!("\"{key}\"");
-    let at = json.find(&quoted)? + quoted.len();
-    json[at..]
-        .trim_start()
-        .strip_prefix(':')
-        .map(str::trim_start)
-}
-
-fn leading_number(text: &str) -> Option<u64> {
-    let end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    text[..end].parse().ok()
-}
-
-/// `{"a":1,"b":2}` at the start of `text`.
-fn named_numbers(text: &str) -> Option<Vec<(String, u64)>> {
-    let body = text.strip_prefix('{')?;
-    let body = &body[..body.find('}')?];
-    body.split(',')
-        .filter(|pair| !pair.trim().is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once(':')?;
-            let name = name.trim().strip_prefix('"')?.strip_suffix('"')?;
-            Some((name.to_string(), value.trim().parse().ok()?))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -109,8 +86,8 @@ mod tests {
 
     #[test]
     fn reads_the_first_direction() {
-        let json = r#"{"directions":[{"in":"eth0","out":"eth1","rx_packets":401,"tx_packets":400,
-            "kernel_drops":0,"dropped":{"tx_ring_full":1, "too_long":0}},
+        let json = r#"{"schema":"ringtap-bridge/1","directions":[{"in":"eth0","out":"eth1",
+            "rx_packets":401,"tx_packets":400,"kernel_drops":0,"dropped":{"tx_ring_full":1, "too_long":0}},
             {"in":"eth1","out":"eth0","rx_packets":7,"tx_packets":7,"kernel_drops":0,"dropped":{}}],
             "uptime_s":3}"#;
         let c = Counters::parse(json).unwrap();
@@ -118,7 +95,7 @@ mod tests {
         assert!(!c.final_);
         assert_eq!(
             c.dropped,
-            [("tx_ring_full".to_string(), 1), ("too_long".to_string(), 0)]
+            [("too_long".to_string(), 0), ("tx_ring_full".to_string(), 1)]
         );
         assert_eq!(c.dropped_total(), 1);
         let empty = r#"{"directions":[{"rx_packets":0,"tx_packets":0,"kernel_drops":0,"dropped":{}}],
@@ -143,27 +120,30 @@ mod tests {
         );
         let running = json.replace("\"final\":true", "\"final\":false");
         assert!(!CaptureCounters::parse(&running).unwrap().final_);
-        assert_eq!(
-            CaptureCounters::parse(r#"{"interface":"eth0","kernel_drops":0}"#),
-            Err("no \"captured\"".to_string())
-        );
+        let e = CaptureCounters::parse(r#"{"interface":"eth0","kernel_drops":0}"#).unwrap_err();
+        assert!(e.starts_with("missing field `captured`"), "{e}");
     }
 
     #[test]
     fn missing_or_bad_counters_are_named() {
+        let e = Counters::parse(r#"{"uptime_s":1}"#).unwrap_err();
+        assert!(e.starts_with("missing field `directions`"), "{e}");
         assert_eq!(
-            Counters::parse(r#"{"uptime_s":1}"#),
-            Err("no \"directions\" array with an object".to_string())
+            Counters::parse(r#"{"directions":[]}"#),
+            Err("\"directions\" is empty".to_string())
         );
         let no_tx = r#"{"directions":[{"rx_packets":1,"kernel_drops":0,"dropped":{}}]}"#;
-        assert_eq!(Counters::parse(no_tx), Err("no \"tx_packets\"".to_string()));
+        let e = Counters::parse(no_tx).unwrap_err();
+        assert!(e.starts_with("missing field `tx_packets`"), "{e}");
         let negative =
             r#"{"directions":[{"rx_packets":-1,"tx_packets":0,"kernel_drops":0,"dropped":{}}]}"#;
-        assert_eq!(
-            Counters::parse(negative),
-            Err("\"rx_packets\" is not a whole number".to_string())
+        let e = Counters::parse(negative).unwrap_err();
+        assert!(
+            e.starts_with("invalid value: integer `-1`, expected u64"),
+            "{e}"
         );
         let bad_dropped = r#"{"directions":[{"rx_packets":1,"tx_packets":1,"kernel_drops":0,"dropped":{"x":"y"}}]}"#;
         assert!(Counters::parse(bad_dropped).is_err());
+        assert!(Counters::parse("{\"directions\":[").is_err(), "cut short");
     }
 }
