@@ -25,19 +25,19 @@ use clap::{Args, ValueEnum};
 use ringtap_core::bpf::Instruction;
 use ringtap_core::geometry::{Layout, RingKind, RingRequest, TpacketVersion};
 use ringtap_core::loss::LossLedger;
+use ringtap_core::room::max_frame;
 use ringtap_core::status::RxStatus;
 use ringtap_core::vlan::{self, Tag};
 use ringtap_linux::sandbox::CapabilitySet;
-use ringtap_linux::{FrameInfo, PacketSocket};
+use ringtap_linux::{system, FrameInfo, PacketSocket, System};
 use rustix::event::PollFlags;
 use rustix::fd::AsFd as _;
 
-use crate::bridge::config::{self, parse_count, rx_room, seconds};
-use crate::bridge::port::{self, RxPort};
 use crate::files::{FileError, FileMode, Target};
 use crate::filter::{self as filters, Filter};
 use crate::log;
-use crate::plan::{parse_u32, refused_by, Kind};
+use crate::options::{parse_count, parse_u32, refused_by, seconds, Kind, ProfileArgs, RxRingArgs};
+use crate::ports::{self, RxPort};
 use crate::signals::Signals;
 use crate::stats::{CaptureReport, Loss};
 use crate::Failure;
@@ -120,30 +120,16 @@ pub struct CaptureArgs {
     /// Keep at most N files: PATH.0 ... PATH.N-1, the oldest overwritten (N up to 100000)
     #[arg(short = 'W', long, value_name = "N", requires = "rotate_size")]
     pub rotate_files: Option<String>,
-    /// RX ring version (default: the board's, else v3)
-    #[arg(long, value_enum, value_name = "VERSION")]
-    pub tpacket: Option<Tpacket>,
-    /// RX ring block size
-    #[arg(long, value_name = "B")]
-    pub block_size: Option<String>,
-    /// RX ring blocks
-    #[arg(long, value_name = "N")]
-    pub block_nr: Option<String>,
-    /// RX frame size (TPACKET_V2)
-    #[arg(long, value_name = "F")]
-    pub frame_size: Option<String>,
+    #[command(flatten)]
+    pub ring: RxRingArgs,
     /// Write counters and loss positions here as JSON (every second and at exit)
     #[arg(long, value_name = "PATH")]
     pub stats_file: Option<PathBuf>,
     /// Mode of the files written, exactly (default: 0600, the stats file 0640, less the umask)
     #[arg(long, value_name = "OCTAL")]
     pub mode: Option<String>,
-    /// Ring geometry and port from a built-in board profile
-    #[arg(long, value_name = "NAME", conflicts_with = "config")]
-    pub board: Option<String>,
-    /// Ring geometry and port from a board profile file
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     #[command(flatten)]
     pub confine: crate::confine::ConfineArgs,
     /// Capture only frames this pcap-filter expression matches; its words are joined by spaces
@@ -255,30 +241,22 @@ fn pump(port: &mut RxPort, state: &mut State) -> Result<usize, OutputError> {
 
 /// The RX ring: options over the board's `[capture]` ring over the defaults.
 fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest, Failure> {
+    let ring = args.ring.parse()?;
     let g = board.map(|b| b.capture);
     let board_version = g.map(|g| g.tpacket);
-    let version = args.tpacket.or(board_version).unwrap_or(Tpacket::V3);
+    let version = ring.tpacket.or(board_version).unwrap_or(Tpacket::V3);
     let from_board = g.filter(|_| board_version == Some(version));
-    let size = |opt: &Option<String>, name: &str, default: u32| -> Result<u32, Failure> {
-        match opt {
-            Some(t) => parse_u32(name, t, Kind::Size),
-            None => Ok(default),
-        }
-    };
     // 32 MiB by default (V3): a capture rides out slow storage on its ring.
     let (v, default_blocks, default_tov) = match version {
         Tpacket::V3 => (TpacketVersion::V3, 32, 100),
         Tpacket::V2 => (TpacketVersion::V2, 16, 0),
     };
-    let block_size = size(
-        &args.block_size,
-        "--block-size",
-        from_board.map_or(1 << 20, |g| g.block_size),
-    )?;
-    let block_nr = match &args.block_nr {
-        Some(t) => parse_count("--block-nr", t)?,
-        None => from_board.map_or(default_blocks, |g| g.block_nr),
-    };
+    let block_size = ring
+        .block_size
+        .unwrap_or(from_board.map_or(1 << 20, |g| g.block_size));
+    let block_nr = ring
+        .block_nr
+        .unwrap_or(from_board.map_or(default_blocks, |g| g.block_nr));
     if block_nr == 0 {
         return Err(Failure::Usage(
             "--block-nr 0: a capture needs at least one block [rule: tp_block_nr 0 asks the \
@@ -286,27 +264,17 @@ fn ring_request(args: &CaptureArgs, board: Option<&Board>) -> Result<RingRequest
                 .into(),
         ));
     }
-    let frame_size = size(
-        &args.frame_size,
-        "--frame-size",
-        from_board.map_or(2048, |g| g.frame_size),
-    )?;
+    let frame_size = ring
+        .frame_size
+        .unwrap_or(from_board.map_or(2048, |g| g.frame_size));
     let tov = if v == TpacketVersion::V3 {
         from_board.map_or(default_tov, |g| g.retire_blk_tov_ms)
     } else {
         0
     };
-    let per_block = block_size.checked_div(frame_size).unwrap_or(0);
     Ok(RingRequest {
         retire_blk_tov: tov,
-        ..RingRequest::new(
-            v,
-            RingKind::Rx,
-            block_size,
-            block_nr,
-            frame_size,
-            per_block.saturating_mul(block_nr),
-        )
+        ..RingRequest::tiled(v, RingKind::Rx, block_size, block_nr, frame_size)
     })
 }
 
@@ -351,7 +319,7 @@ fn check_names(
 
 /// `ringtap capture`.
 pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
-    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = args.profile.load()?;
     let name = match (&args.in_port, &board) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => b.ports.r#in.clone(),
@@ -423,14 +391,15 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         false,
     )?;
     let req = ring_request(args, board.as_ref())?;
+    let sys = System::probe();
     let layout = req
-        .validate(ringtap_linux::page_size(), ringtap_linux::kernel_word())
+        .validate(sys.page, sys.word)
         .map_err(|e| refused_by(e, "--tpacket, --block-size, --block-nr, --frame-size"))?;
-    let port_info = config::port("--in", &name)?;
-    if let Some(batch) = config::gro_normal_batch().filter(|&b| b > 1) {
-        log::warn(format_args!("{}", config::reorder_warning(batch)));
+    let port_info = ports::port("--in", &name)?;
+    if let Some(batch) = system::gro_normal_batch().filter(|&b| b > 1) {
+        log::warn(format_args!("{}", ports::reorder_warning(batch)));
     }
-    let need = config::max_rx_frame(port_info.mtu).min(snaplen);
+    let need = max_frame(port_info.mtu).min(snaplen);
     if let Some((size, _)) = rotate {
         // A file holds its headers, one frame and the closing statistics.
         let least = u64::from(need) + 512;
@@ -442,7 +411,7 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
             )));
         }
     }
-    let room = rx_room(&layout);
+    let room = layout.rx_room();
     if room < need {
         let what = if req.version == TpacketVersion::V3 {
             "--block-size"
@@ -493,7 +462,7 @@ pub fn run(args: &CaptureArgs) -> Result<String, Failure> {
         output,
         ledger: LossLedger::new(),
         snaplen: snaplen as usize,
-        scratch: vec![0u8; rx_room(&layout) as usize + vlan::TAG_LEN],
+        scratch: vec![0u8; layout.rx_room() as usize + vlan::TAG_LEN],
         captured: 0,
         bytes: 0,
         loss: heapless::Vec::new(),
@@ -593,7 +562,7 @@ fn capture(
     // The file first: if it cannot be written, nothing is captured; an
     // older file at its name stays as it was until the capture runs.
     let pending = state.output.start().map_err(started_file)?;
-    let mut port = port::open_capture(&name, &req, layout, filter.as_deref())
+    let mut port = ports::open_capture(&name, layout, filter.as_deref())
         .map_err(|e| Failure::Runtime(format!("capture socket on {name}: {e}")))?;
     // The socket is open: parsing the traffic needs no capability.
     crate::confine::apply(confine, user, CapabilitySet::empty(), false, "capture")?;

@@ -22,16 +22,18 @@ use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Args};
 use embedded_io_adapters::std::FromStd;
+use ringtap_core::geometry::RingRequest;
 use ringtap_core::pcap::LINKTYPE_ETHERNET;
 use ringtap_core::pcapng::{CaptureStreamReader, Record, StreamError};
+use ringtap_core::room::max_frame;
 use ringtap_core::vlan;
-use ringtap_linux::TxError;
+use ringtap_linux::{System, TxError};
 use rustix::event::PollFlags;
 use rustix::fd::AsFd as _;
 use rustix::io::Errno;
 
-use crate::bridge::config::{self, parse_count, tx_request};
-use crate::bridge::port::{self, TxPort};
+use crate::options::{parse_count, refused_by, ProfileArgs};
+use crate::ports::{self, TxPort};
 use crate::signals::Signals;
 use crate::Failure;
 
@@ -85,12 +87,8 @@ pub struct ReplayArgs {
     /// instead of sending them as captured
     #[arg(long)]
     pub skip_truncated: bool,
-    /// TX ring and port from a built-in board profile ([replay], ports.out)
-    #[arg(long, value_name = "NAME", conflicts_with = "config")]
-    pub board: Option<String>,
-    /// TX ring and port from a board profile file
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Send straight to the driver, skipping the port's queueing discipline (tc)
     #[arg(long)]
     pub qdisc_bypass: bool,
@@ -505,7 +503,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
     if input.start.is_some() {
         check(&input, &mut buf)?;
     }
-    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = args.profile.load()?;
     let out_name = match (&args.out, &board) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => b.ports.out.clone(),
@@ -515,18 +513,19 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
             ))
         }
     };
-    let out = config::port("--out", &out_name)?;
-    let word = ringtap_linux::kernel_word();
+    let out = ports::port("--out", &out_name)?;
+    let sys = System::probe();
     // The board's [replay] ring, or one sized from the MTU.
     let req = match &board {
         Some(b) => b.tx_request(b.replay.tpacket.version()),
-        None => tx_request(out.mtu, word),
+        None => RingRequest::tx_for_mtu(out.mtu, sys.word),
     };
     let layout = req
-        .validate(ringtap_linux::page_size(), word)
-        .map_err(|e| crate::plan::refused_by(e, "replay.frame_size / block_size / block_nr"))?;
-    let room = req.frame_size - req.version.tx_data_offset(word) - config::VNET_HDR_LEN;
-    let longest = out.mtu + 18;
+        .validate(sys.page, sys.word)
+        .map_err(|e| refused_by(e, "replay.frame_size / block_size / block_nr"))?;
+    // The port socket has PACKET_VNET_HDR (see ports::open_tx).
+    let room = layout.tx_room(true);
+    let longest = max_frame(out.mtu);
     if room < longest {
         return Err(Failure::Usage(format!(
             "replay.frame_size {}: a TX frame holds {room} bytes, but {out_name} (MTU {}) takes \
@@ -535,7 +534,7 @@ pub fn run(args: &ReplayArgs) -> Result<String, Failure> {
             req.frame_size, out.mtu
         )));
     }
-    let port = port::open_tx(&out_name, &req, layout, args.qdisc_bypass)
+    let port = ports::open_tx(&out_name, layout, args.qdisc_bypass)
         .map_err(|e| Failure::Runtime(format!("TX ring on {out_name}: {e}")))?;
     let signals = Signals::install(false)?;
     // The socket is open: sending on it and reading the file need no

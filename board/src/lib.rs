@@ -434,13 +434,12 @@ impl Board {
     /// count the kernel expects (frames per block times blocks).
     pub fn rx_request(&self, g: &RxGeometry) -> RingRequest {
         let version = g.tpacket.version();
-        let mut request = RingRequest::new(
+        let mut request = RingRequest::tiled(
             version,
             RingKind::Rx,
             g.block_size,
             g.block_nr,
             g.frame_size,
-            frame_nr(g.block_size, g.block_nr, g.frame_size),
         );
         if version == TpacketVersion::V3 {
             request.retire_blk_tov = g.retire_blk_tov_ms;
@@ -452,13 +451,12 @@ impl Board {
     /// `version` (bridge: the port socket's version; replay: its own).
     pub fn tx_request(&self, version: TpacketVersion) -> RingRequest {
         let g = &self.replay;
-        RingRequest::new(
+        RingRequest::tiled(
             version,
             RingKind::Tx,
             g.block_size,
             g.block_nr,
             g.frame_size,
-            frame_nr(g.block_size, g.block_nr, g.frame_size),
         )
     }
 
@@ -690,14 +688,6 @@ enum Arch {
     X86_64,
 }
 
-/// Frames per block times blocks: the only `tp_frame_nr` the kernel takes.
-/// A zero frame size or an overflow is left for the kernel's rules to name.
-fn frame_nr(block_size: u32, block_nr: u32, frame_size: u32) -> u32 {
-    block_size
-        .checked_div(frame_size)
-        .map_or(0, |per_block| per_block.saturating_mul(block_nr))
-}
-
 fn invalid(origin: &str, field: &str, rule: String) -> BoardError {
     BoardError::Invalid {
         origin: origin.to_string(),
@@ -877,9 +867,6 @@ mod test {
         let tx = board.tx_request(TpacketVersion::V2);
         assert_eq!((tx.kind, tx.block_nr, tx.frame_nr), (RingKind::Tx, 2, 1024));
         assert_eq!(board.ring_budget_bytes(), 64 << 20);
-        // Left for the kernel's rules to name, never a panic.
-        assert_eq!(frame_nr(4096, 3, 0), 0);
-        assert_eq!(frame_nr(1 << 20, u32::MAX, 16), u32::MAX);
     }
 
     #[test]

@@ -208,6 +208,25 @@ impl RingRequest {
         }
     }
 
+    /// A request whose frames tile every block: `tp_frame_nr` is
+    /// [`frame_nr`] of the sizes, the count rule 8 asks for.
+    pub const fn tiled(
+        version: TpacketVersion,
+        kind: RingKind,
+        block_size: u32,
+        block_nr: u32,
+        frame_size: u32,
+    ) -> RingRequest {
+        RingRequest::new(
+            version,
+            kind,
+            block_size,
+            block_nr,
+            frame_size,
+            frame_nr(block_size, block_nr, frame_size),
+        )
+    }
+
     /// Judge the request as `packet_set_ring` would on a kernel with this page
     /// size and word size, and return the layout the kernel would build.
     pub fn validate(&self, page: PageSize, word: KernelWord) -> Result<Layout, GeometryError> {
@@ -303,6 +322,17 @@ impl RingRequest {
             word,
             frames_per_block,
         })
+    }
+}
+
+/// The `tp_frame_nr` rule 8 expects: `tp_block_size / tp_frame_size *
+/// tp_block_nr`. Sizes the kernel would refuse give a number its rules still
+/// judge rather than a panic: 0 for a zero frame size, `u32::MAX` when the
+/// product overflows (rule 7 names that).
+pub const fn frame_nr(block_size: u32, block_nr: u32, frame_size: u32) -> u32 {
+    match block_size.checked_div(frame_size) {
+        Some(per_block) => per_block.saturating_mul(block_nr),
+        None => 0,
     }
 }
 
@@ -508,6 +538,8 @@ impl fmt::Display for GeometryError {
 ///
 /// Frames never cross a block: each block holds `frames_per_block` frames
 /// from its start and leaves [`Layout::block_tail`] bytes unused at its end.
+/// Where the kernel puts a packet in a slot, and how much fits, is in
+/// [`crate::room`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Layout {
@@ -596,16 +628,6 @@ impl Layout {
             block as u64 * self.request.block_size as u64
                 + within as u64 * self.request.frame_size as u64,
         )
-    }
-
-    /// Total bytes a packet may occupy in a frame after the kernel's header
-    /// area and the reserve: the largest snap length a V1/V2 RX frame holds
-    /// for a SOCK_RAW socket, before the kernel's own 16-byte MAC alignment.
-    pub const fn frame_payload_room(&self) -> u32 {
-        self.request
-            .frame_size
-            .saturating_sub(self.hdrlen())
-            .saturating_sub(self.request.reserve)
     }
 }
 
@@ -786,6 +808,23 @@ mod test {
         assert_eq!(l.mmap_len(), 16384);
         assert_eq!(l.frame_offset(3), Some(6144));
         assert_eq!(l.frame_offset(8), None);
+    }
+
+    #[test]
+    fn test_frame_nr() {
+        assert_eq!(frame_nr(4096, 4, 2048), 8);
+        assert_eq!(frame_nr(8192, 2, 1536), 10);
+        // Left for the rules to name, never a panic.
+        assert_eq!(frame_nr(4096, 3, 0), 0);
+        assert_eq!(frame_nr(1 << 20, u32::MAX, 16), u32::MAX);
+        let r = RingRequest::tiled(TpacketVersion::V2, RingKind::Rx, 8192, 2, 1536);
+        assert_eq!(r, req(TpacketVersion::V2, RingKind::Rx, 8192, 2, 1536, 10));
+        assert!(r.validate(PAGE, W64).is_ok());
+        let overflow = RingRequest::tiled(TpacketVersion::V2, RingKind::Rx, 4096, 1 << 29, 64);
+        assert_eq!(
+            overflow.validate(PAGE, W64).unwrap_err().rule(),
+            "frame-count-overflow"
+        );
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //!
 //! * [`geometry`]: ring requests checked by the rules of `packet_set_ring`,
 //!   the resulting layout, and the buffer size calculator.
+//! * [`room`]: where the kernel puts a packet in a slot and how much of it
+//!   fits (`tpacket_rcv`, `tpacket_snd`), and rings sized for a link's MTU.
 //! * [`frame`]: checked views over `tpacket_hdr`, `tpacket2_hdr`,
-//!   `tpacket3_hdr`, the V3 block descriptor and `sockaddr_ll`.
+//!   `tpacket3_hdr`, the V3 block descriptor, `sockaddr_ll` and
+//!   `virtio_net_hdr`.
 //! * [`status`]: the status words and the ownership state machines.
 //! * [`slot`]: the only `unsafe` code: a frame in shared memory, with the
 //!   status word read with Acquire and handed back with Release.
@@ -39,6 +42,7 @@ pub mod geometry;
 pub mod loss;
 pub mod pcap;
 pub mod pcapng;
+pub mod room;
 pub mod seccomp;
 pub mod slot;
 pub mod status;

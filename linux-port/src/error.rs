@@ -57,6 +57,9 @@ impl Error {
             && matches!(self.option, Some("PACKET_RX_RING" | "PACKET_TX_RING"))
         {
             "the kernel refused the ring geometry: `ringtap plan` names the rule"
+        } else if e == Errno::INVAL && self.option == Some("PACKET_HDRLEN") {
+            "the ring was judged for another kernel word size than the running kernel's, \
+             which shapes TPACKET_V1 headers (see ringtap_linux::kernel_word)"
         } else if e == Errno::NODEV || e == Errno::NXIO {
             "no such network interface (deleted, or in another namespace)"
         } else if e == Errno::NETDOWN {
@@ -140,6 +143,8 @@ mod test {
         assert!(e.to_string().contains("needs CAP_SETUID"), "{e}");
         let e = Error::new("setsockopt", Some("PACKET_RX_RING"), Errno::INVAL);
         assert!(e.to_string().contains("ringtap plan"));
+        let e = Error::new("getsockopt", Some("PACKET_HDRLEN"), Errno::INVAL);
+        assert!(e.to_string().contains("another kernel word size"), "{e}");
         assert_eq!(Error::new("x", None, Errno::AGAIN).advice(), None);
     }
 }

@@ -5,7 +5,7 @@ use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
 
-use ringtap_core::frame::{ll, v1, v2, v3, FrameError, KernelWord, Timestamp};
+use ringtap_core::frame::{ll, v1, v2, v3, vnet, FrameError, KernelWord, Timestamp};
 use ringtap_core::geometry::{Layout, Mapping, TpacketVersion};
 use ringtap_core::slot::{RingMemory, TxFrame, UserFrame};
 use ringtap_core::status::{RxStatus, TxState, TxStatus, UnknownTxStatus};
@@ -502,8 +502,6 @@ pub struct TxRing {
     vnet_hdr: bool,
 }
 
-/// `sizeof(struct virtio_net_hdr)`.
-const VNET_HDR_LEN: usize = 10;
 /// With `PACKET_VNET_HDR`, the kernel copies this much of a frame into the
 /// socket buffer's linear area (`hdr_len`); the rest, of a jumbo frame,
 /// is attached as the ring's pages.
@@ -544,8 +542,7 @@ pub struct HeadFrame {
 
 impl TxRing {
     fn new(mem: RingMemory, ty: SocketType, vnet_hdr: bool) -> TxRing {
-        let l = mem.layout();
-        let min_offset = l.request().version.tx_data_offset(l.word()) as usize;
+        let min_offset = mem.layout().tx_data_offset() as usize;
         let lens = vec![0; mem.slot_count() as usize].into_boxed_slice();
         TxRing {
             mem,
@@ -642,8 +639,7 @@ impl TxRing {
 
     /// The largest payload a frame takes at the default offset.
     pub fn capacity(&self) -> usize {
-        let vnet = if self.vnet_hdr { VNET_HDR_LEN } else { 0 };
-        self.mem.layout().frame_size() as usize - self.min_offset - vnet
+        self.mem.layout().tx_room(self.vnet_hdr) as usize
     }
 
     /// Queue `data` in the next frame at the default offset.
@@ -800,7 +796,7 @@ pub struct TxSlot<'a> {
 impl TxSlot<'_> {
     /// Where the payload starts in the frame.
     fn payload_at(&self) -> usize {
-        self.offset + if self.vnet_hdr { VNET_HDR_LEN } else { 0 }
+        self.offset + if self.vnet_hdr { vnet::HEADER_LEN } else { 0 }
     }
 
     /// The payload area: from the data offset (after the `virtio_net_hdr`
@@ -833,13 +829,10 @@ impl TxSlot<'_> {
         let mut wire = len;
         if self.vnet_hdr {
             let offset = self.offset;
-            let hdr = &mut self.frame.bytes_mut()[offset..offset + VNET_HDR_LEN];
-            hdr.fill(0);
-            // Fields are in the host's byte order (virtio legacy, which
-            // packet sockets use, follows the CPU).
-            let linear = len.min(LINEAR_MAX) as u16;
-            hdr[2..4].copy_from_slice(&linear.to_ne_bytes());
-            wire += VNET_HDR_LEN;
+            let mut hdr = vnet::Header::new_unchecked(&mut self.frame.bytes_mut()[offset..]);
+            hdr.clear();
+            hdr.set_hdr_len(len.min(LINEAR_MAX) as u16);
+            wire += vnet::HEADER_LEN;
         }
         let (len32, off16) = (wire as u32, self.offset as u16);
         // With PACKET_TX_HAS_OFF the kernel takes the offset from tp_mac

@@ -3,7 +3,8 @@
 //! Order matters to the kernel: set the version, reserve, loss and similar
 //! options, then the rings (`PACKET_RX_RING` / `PACKET_TX_RING`), then map
 //! them, attach a filter, and bind last, so no packet arrives before the
-//! socket is ready for it.
+//! socket is ready for it. [`crate::RingSocketBuilder`] is the one place
+//! that does it, and the only way to map a ring.
 
 use core::mem::size_of;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -15,8 +16,8 @@ use rustix::net::{AddressFamily, RecvFlags, SendFlags};
 use linux_raw_sys::if_packet as k;
 use ringtap_core::bpf::Instruction;
 use ringtap_core::fanout::FanoutArg;
-use ringtap_core::frame::{ll, KernelWord};
-use ringtap_core::geometry::{Layout, Mapping, PageSize, RingKind, RingRequest, TpacketVersion};
+use ringtap_core::frame::ll;
+use ringtap_core::geometry::{Layout, Mapping, RingKind, RingRequest, TpacketVersion};
 
 use crate::error::{Error, Result};
 use crate::ring::MappedRing;
@@ -89,7 +90,6 @@ pub struct PacketSocket {
     fd: OwnedFd,
     version: TpacketVersion,
     ty: SocketType,
-    word: KernelWord,
     vnet_hdr: bool,
 }
 
@@ -118,7 +118,6 @@ impl PacketSocket {
             fd,
             version: TpacketVersion::V1,
             ty,
-            word: kernel_word(),
             vnet_hdr: false,
         })
     }
@@ -131,11 +130,6 @@ impl PacketSocket {
     /// The `PACKET_VERSION` last set (V1 until then, as in the kernel).
     pub fn version(&self) -> TpacketVersion {
         self.version
-    }
-
-    /// The running kernel's word size, which decides the V1 header layout.
-    pub fn kernel_word(&self) -> KernelWord {
-        self.word
     }
 
     fn set_int(&self, name: u32, option: &'static str, value: u32) -> Result<()> {
@@ -345,6 +339,8 @@ impl PacketSocket {
 
     /// `PACKET_RX_RING` with `req` (its `version` must be the socket's, its
     /// `reserve` is not sent: set it with [`PacketSocket::set_reserve`]).
+    /// This only asks the kernel; a ring to use comes from
+    /// [`crate::RingSocketBuilder`], which also maps it.
     #[doc(alias = "PACKET_RX_RING")]
     pub fn set_rx_ring(&self, req: &RingRequest) -> Result<()> {
         self.set_ring(&RingRequest {
@@ -363,8 +359,9 @@ impl PacketSocket {
     }
 
     /// Map the rings set up with the given layouts (RX first, as the kernel
-    /// lays them out) into one shared mapping.
-    pub fn map(&self, rx: Option<Layout>, tx: Option<Layout>) -> Result<MappedRing> {
+    /// lays them out) into one shared mapping. Only the builder calls it,
+    /// with the layouts it set the rings from.
+    pub(crate) fn map(&self, rx: Option<Layout>, tx: Option<Layout>) -> Result<MappedRing> {
         MappedRing::new(self.fd.as_fd(), Mapping { rx, tx }, self.ty, self.vnet_hdr)
     }
 
@@ -516,37 +513,6 @@ struct StatsV3 {
     packets: u32,
     drops: u32,
     freeze_q_cnt: u32,
-}
-
-/// The running kernel's word size, from `uname -m`: a 32-bit program on a
-/// 64-bit kernel must read V1 headers with the 64-bit layout.
-pub fn kernel_word() -> KernelWord {
-    let uname = rustix::system::uname();
-    let machine = uname.machine().to_bytes();
-    let is64 = [
-        &b"x86_64"[..],
-        b"aarch64",
-        b"arm64",
-        b"riscv64",
-        b"ppc64",
-        b"ppc64le",
-        b"s390x",
-        b"mips64",
-        b"loongarch64",
-    ]
-    .contains(&machine);
-    if is64 {
-        KernelWord::Bits64
-    } else if machine.starts_with(b"arm") || machine.starts_with(b"i") && machine.ends_with(b"86") {
-        KernelWord::Bits32
-    } else {
-        KernelWord::of_this_build()
-    }
-}
-
-/// The kernel's page size.
-pub fn page_size() -> PageSize {
-    PageSize::new(rustix::param::page_size() as u32).unwrap_or(PageSize::DEFAULT)
 }
 
 /// `sched_setaffinity(0, {cpu})`: keep the calling thread on one CPU.

@@ -61,10 +61,20 @@ pub(crate) fn get<T: Copy + Default>(
     level: u32,
     name: u32,
 ) -> Result<(T, usize), Errno> {
-    let mut value = T::default();
+    get_from(fd, level, name, T::default())
+}
+
+/// [`get`] with `value` as what the kernel reads first (options such as
+/// `PACKET_HDRLEN` take their question in the buffer they answer in).
+pub(crate) fn get_from<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: u32,
+    name: u32,
+    mut value: T,
+) -> Result<(T, usize), Errno> {
     let mut len: u32 = size_of::<T>() as u32;
-    // SAFETY: `value` and `len` are live locals; the kernel writes at most
-    // `len` bytes into `value` and updates `len`.
+    // SAFETY: `value` and `len` are live locals; the kernel reads and writes
+    // at most `len` bytes of `value` and updates `len`.
     unsafe {
         syscall!(
             Sysno::getsockopt,

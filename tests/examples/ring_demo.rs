@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 use ringtap_core::frame::Timestamp;
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
 use ringtap_core::status::RxStatus;
-use ringtap_linux::{netdev, FrameInfo, MappedRing, PacketSocket, SocketType, TxError, ETH_P_ALL};
+use ringtap_linux::{
+    kernel_word, netdev, page_size, Buffers, FrameInfo, MappedRing, PacketSocket,
+    RingSocketBuilder, TxError, ETH_P_ALL,
+};
 use ringtap_tests::{frame, in_netns, wait_until, TEST_ETHERTYPE};
 
 const TX_DEV: &str = "demo-tx";
@@ -253,57 +256,40 @@ fn veth_pair() -> Result<(u32, u32), String> {
 }
 
 fn rx_socket(ifindex: u32) -> Result<(PacketSocket, MappedRing), String> {
-    let ctx = |what: &'static str| move |e: ringtap_linux::Error| format!("RX socket, {what}: {e}");
-    let mut s = PacketSocket::open(SocketType::Raw, Some(ETH_P_ALL)).map_err(ctx("open"))?;
-    s.set_version(TpacketVersion::V3).map_err(ctx("version"))?;
-    let frames_per_block = RX_BLOCK_SIZE / FRAME_SIZE;
-    let mut req = RingRequest::new(
+    let mut req = RingRequest::tiled(
         TpacketVersion::V3,
         RingKind::Rx,
         RX_BLOCK_SIZE,
         RX_BLOCK_NR,
         FRAME_SIZE,
-        RX_BLOCK_NR * frames_per_block,
     );
     req.retire_blk_tov = RX_RETIRE_MS;
     let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
+        .validate(page_size(), kernel_word().word)
         .map_err(|e| format!("RX ring geometry: {e}"))?;
-    s.set_rx_ring(&req).map_err(ctx("ring"))?;
-    let ring = s.map(Some(layout), None).map_err(ctx("mmap"))?;
-    s.bind(ifindex, ETH_P_ALL).map_err(ctx("bind"))?;
-    Ok((s, ring))
+    RingSocketBuilder::rx(layout)
+        .open(ifindex, ETH_P_ALL)
+        .map_err(|e| format!("RX socket: {e}"))
 }
 
 fn tx_socket(ifindex: u32) -> Result<(PacketSocket, MappedRing), String> {
-    let ctx = |what: &'static str| move |e: ringtap_linux::Error| format!("TX socket, {what}: {e}");
-    let mut s = PacketSocket::open(SocketType::Raw, None).map_err(ctx("open"))?;
-    s.set_version(TpacketVersion::V2).map_err(ctx("version"))?;
-    // Larger socket buffers need CAP_NET_ADMIN in the initial user
-    // namespace, which `unshare --user` does not give; the default buffers
-    // easily hold a handful of frames.
-    if let Err(e) = s.force_buffers(1 << 20) {
-        println!(
-            "  (TX socket: SO_SNDBUFFORCE refused, {}; default buffers kept)",
-            e.errno()
-        );
-    }
-    let frames_per_block = TX_BLOCK_SIZE / FRAME_SIZE;
-    let req = RingRequest::new(
+    let req = RingRequest::tiled(
         TpacketVersion::V2,
         RingKind::Tx,
         TX_BLOCK_SIZE,
         TX_BLOCK_NR,
         FRAME_SIZE,
-        TX_BLOCK_NR * frames_per_block,
     );
     let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
+        .validate(page_size(), kernel_word().word)
         .map_err(|e| format!("TX ring geometry: {e}"))?;
-    s.set_tx_ring(&req).map_err(ctx("ring"))?;
-    let ring = s.map(None, Some(layout)).map_err(ctx("mmap"))?;
-    s.bind(ifindex, 0).map_err(ctx("bind"))?;
-    Ok((s, ring))
+    // Larger socket buffers need CAP_NET_ADMIN in the initial user
+    // namespace, which `unshare --user` does not give; a send buffer within
+    // the sysctl limit easily holds a handful of frames.
+    RingSocketBuilder::tx(layout)
+        .buffers(Buffers::ForcedOrLimited(1 << 20))
+        .open(ifindex, 0)
+        .map_err(|e| format!("TX socket: {e}"))
 }
 
 /// Take every retired block from the RX ring, keep its packets, and hand

@@ -225,26 +225,26 @@ pub fn frame(seq: u32, len: usize, ethertype: u16) -> Vec<u8> {
 /// the namespace answers.
 pub const TEST_ETHERTYPE: u16 = 0x88b5;
 
-/// An RX ring socket in the order the kernel needs: version, ring, map,
-/// optional filter, then bind to `ifindex` for every protocol.
+/// `req` judged for the running kernel (its page size and word size).
+pub fn layout(req: core::geometry::RingRequest) -> core::geometry::Layout {
+    let sys = linux::System::probe();
+    req.validate(sys.page, sys.word).expect("ring geometry")
+}
+
+/// An RX ring socket bound to `ifindex` for every protocol, through
+/// `filter` (run by the kernel) if given.
 pub fn open_rx_ring(
     req: core::geometry::RingRequest,
     ifindex: u32,
     filter: Option<&[core::bpf::Instruction]>,
 ) -> (linux::PacketSocket, linux::MappedRing) {
-    let mut s =
-        linux::PacketSocket::open(linux::SocketType::Raw, Some(linux::ETH_P_ALL)).expect("socket");
-    s.set_version(req.version).expect("PACKET_VERSION");
-    let layout = req
-        .validate(linux::page_size(), s.kernel_word())
-        .expect("geometry");
-    s.set_rx_ring(&req).expect("PACKET_RX_RING");
-    let ring = s.map(Some(layout), None).expect("mmap");
+    let mut builder = linux::RingSocketBuilder::rx(layout(req));
     if let Some(program) = filter {
-        s.attach_filter(program).expect("SO_ATTACH_FILTER");
+        builder = builder.filter(program);
     }
-    s.bind(ifindex, linux::ETH_P_ALL).expect("bind");
-    (s, ring)
+    builder
+        .open(ifindex, linux::ETH_P_ALL)
+        .expect("RX ring socket")
 }
 
 /// A TX-only ring socket (protocol 0: it receives nothing) bound to
@@ -254,16 +254,10 @@ pub fn open_tx_ring(
     req: core::geometry::RingRequest,
     ifindex: u32,
 ) -> (linux::PacketSocket, linux::MappedRing) {
-    let mut s = linux::PacketSocket::open(linux::SocketType::Raw, None).expect("socket");
-    s.set_version(req.version).expect("PACKET_VERSION");
-    s.force_buffers(4 << 20).expect("SO_SNDBUFFORCE");
-    let layout = req
-        .validate(linux::page_size(), s.kernel_word())
-        .expect("geometry");
-    s.set_tx_ring(&req).expect("PACKET_TX_RING");
-    let ring = s.map(None, Some(layout)).expect("mmap");
-    s.bind(ifindex, 0).expect("bind");
-    (s, ring)
+    linux::RingSocketBuilder::tx(layout(req))
+        .buffers(linux::Buffers::Forced(4 << 20))
+        .open(ifindex, 0)
+        .expect("TX ring socket")
 }
 
 /// The release `ringtap` binary: `$RINGTAP_BIN` (set by `cargo xtask test`,
@@ -515,18 +509,12 @@ impl Receiver {
     pub fn open(ifname: &str) -> Receiver {
         use core::geometry::{RingKind, RingRequest, TpacketVersion};
         let ifindex = linux::netdev::ifindex(ifname).expect("ifindex");
-        let mut req = RingRequest::new(
-            TpacketVersion::V3,
-            RingKind::Rx,
-            256 << 10,
-            128,
-            2048,
-            128 * 128,
-        );
+        let mut req = RingRequest::tiled(TpacketVersion::V3, RingKind::Rx, 256 << 10, 128, 2048);
         req.retire_blk_tov = 2;
-        let (sock, ring) = open_rx_ring(req, ifindex, None);
-        sock.set_ignore_outgoing(true)
-            .expect("PACKET_IGNORE_OUTGOING");
+        let (sock, ring) = linux::RingSocketBuilder::rx(layout(req))
+            .ignore_outgoing(true)
+            .open(ifindex, linux::ETH_P_ALL)
+            .expect("RX ring socket");
         Receiver {
             sock,
             ring,
@@ -588,7 +576,7 @@ impl Sender {
     pub fn open(ifname: &str) -> Sender {
         use core::geometry::{RingKind, RingRequest, TpacketVersion};
         let ifindex = linux::netdev::ifindex(ifname).expect("ifindex");
-        let req = RingRequest::new(TpacketVersion::V2, RingKind::Tx, 1 << 16, 64, 1 << 14, 256);
+        let req = RingRequest::tiled(TpacketVersion::V2, RingKind::Tx, 1 << 16, 64, 1 << 14);
         let (sock, ring) = open_tx_ring(req, ifindex);
         Sender { sock, ring }
     }

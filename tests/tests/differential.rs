@@ -654,7 +654,7 @@ fn validator_agrees_with_kernel() {
         .max(1);
     in_netns("differential geometry", || {
         let page = page_size();
-        let word = kernel_word();
+        let word = kernel_word().word;
         let mut gen = Gen {
             rng: Rng(seed),
             page: page.get(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
-use ringtap_linux::{netdev, MappedRing, PacketSocket, SocketType, ETH_P_ALL};
-use ringtap_tests::{in_netns, veth_pair, wait_until};
+use ringtap_linux::{netdev, MappedRing, PacketSocket, RingSocketBuilder, SocketType, ETH_P_ALL};
+use ringtap_tests::{in_netns, layout, veth_pair, wait_until};
 use rustix::io::Errno;
 use rustix::net::SendFlags;
 
@@ -203,26 +203,19 @@ struct Member {
 impl Member {
     /// A running (bound) socket, not yet in a group.
     fn new(version: TpacketVersion, ifindex: u32, shape: Shape) -> Member {
-        let mut sock = PacketSocket::open(SocketType::Raw, Some(ETH_P_ALL)).expect("socket");
-        sock.set_version(version).expect("PACKET_VERSION");
-        let frame_nr = shape.block_nr * (shape.block_size / shape.frame_size);
-        let mut req = RingRequest::new(
+        let mut req = RingRequest::tiled(
             version,
             RingKind::Rx,
             shape.block_size,
             shape.block_nr,
             shape.frame_size,
-            frame_nr,
         );
         if version == TpacketVersion::V3 {
             req.retire_blk_tov = 10;
         }
-        let layout = req
-            .validate(ringtap_linux::page_size(), sock.kernel_word())
-            .expect("RX geometry");
-        sock.set_rx_ring(&req).expect("PACKET_RX_RING");
-        let ring = sock.map(Some(layout), None).expect("mmap RX");
-        sock.bind(ifindex, ETH_P_ALL).expect("bind RX");
+        let (sock, ring) = RingSocketBuilder::rx(layout(req))
+            .open(ifindex, ETH_P_ALL)
+            .expect("RX ring socket");
         Member {
             version,
             sock,

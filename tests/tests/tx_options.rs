@@ -18,9 +18,10 @@ use std::time::Duration;
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
 use ringtap_core::status::RxStatus;
 use ringtap_linux::{
-    netdev, FrameInfo, MappedRing, PacketSocket, SocketType, TxError, TxRing, ETH_P_ALL,
+    netdev, Buffers, FrameInfo, MappedRing, PacketSocket, RingSocketBuilder, SocketType, TxError,
+    TxRing, ETH_P_ALL,
 };
-use ringtap_tests::{frame, in_netns, veth_pair, wait_until, TEST_ETHERTYPE};
+use ringtap_tests::{frame, in_netns, layout, veth_pair, wait_until, TEST_ETHERTYPE};
 use rustix::io::Errno;
 
 const MTU: u32 = 1500;
@@ -62,15 +63,9 @@ struct TxOptions {
 }
 
 /// A bound TX-only socket with an 8-frame ring. Options go in before the
-/// ring: the kernel refuses `PACKET_LOSS` (EBUSY) and silently ignores
-/// `PACKET_TX_HAS_OFF` once a ring exists.
+/// ring (the builder's order): the kernel refuses `PACKET_LOSS` (EBUSY) and
+/// silently ignores `PACKET_TX_HAS_OFF` once a ring exists.
 fn tx_socket(v: TpacketVersion, ifindex: u32, opts: TxOptions) -> (PacketSocket, MappedRing) {
-    let mut s = PacketSocket::open(SocketType::Raw, None).expect("socket");
-    s.set_version(v).expect("PACKET_VERSION");
-    s.force_buffers(4 << 20).expect("SO_SNDBUFFORCE");
-    s.set_loss(opts.loss).expect("PACKET_LOSS");
-    s.set_tx_has_off(opts.tx_has_off)
-        .expect("PACKET_TX_HAS_OFF");
     let req = RingRequest::new(
         v,
         RingKind::Tx,
@@ -79,16 +74,16 @@ fn tx_socket(v: TpacketVersion, ifindex: u32, opts: TxOptions) -> (PacketSocket,
         TX_FRAME_SIZE,
         TX_FRAMES,
     );
-    let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
-        .expect("TX geometry");
-    s.set_tx_ring(&req).expect("PACKET_TX_RING");
+    let (s, ring) = RingSocketBuilder::tx(layout(req))
+        .buffers(Buffers::Forced(4 << 20))
+        .loss(opts.loss)
+        .tx_has_off(opts.tx_has_off)
+        .open(ifindex, 0)
+        .expect("TX ring socket");
     if opts.tx_has_off_late {
         s.set_tx_has_off(true)
             .expect("PACKET_TX_HAS_OFF after the ring is accepted (and ignored)");
     }
-    let ring = s.map(None, Some(layout)).expect("mmap TX");
-    s.bind(ifindex, 0).expect("bind TX");
     (s, ring)
 }
 
@@ -124,31 +119,22 @@ fn rx_socket(
     shape: RxShape,
     copy_thresh: Option<u32>,
 ) -> (PacketSocket, MappedRing) {
-    let mut s = PacketSocket::open(SocketType::Raw, Some(ETH_P_ALL)).expect("socket");
-    s.set_version(v).expect("PACKET_VERSION");
-    if let Some(bytes) = copy_thresh {
-        s.set_copy_thresh(bytes).expect("PACKET_COPY_THRESH");
-    }
-    let frame_nr = shape.block_nr * (shape.block_size / shape.frame_size);
-    let mut req = RingRequest::new(
+    let mut req = RingRequest::tiled(
         v,
         RingKind::Rx,
         shape.block_size,
         shape.block_nr,
         shape.frame_size,
-        frame_nr,
     );
     if v == TpacketVersion::V3 {
         req.retire_blk_tov = 10;
         req.sizeof_priv = shape.sizeof_priv;
     }
-    let layout = req
-        .validate(ringtap_linux::page_size(), s.kernel_word())
-        .expect("RX geometry");
-    s.set_rx_ring(&req).expect("PACKET_RX_RING");
-    let ring = s.map(Some(layout), None).expect("mmap RX");
-    s.bind(ifindex, ETH_P_ALL).expect("bind RX");
-    (s, ring)
+    let mut builder = RingSocketBuilder::rx(layout(req));
+    if let Some(bytes) = copy_thresh {
+        builder = builder.copy_thresh(bytes);
+    }
+    builder.open(ifindex, ETH_P_ALL).expect("RX ring socket")
 }
 
 type Received = Vec<(FrameInfo, Vec<u8>)>;

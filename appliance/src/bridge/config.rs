@@ -8,25 +8,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ringtap_core::frame::KernelWord;
-use ringtap_core::geometry::{
-    tpacket_align, Layout, PageSize, RingKind, RingRequest, TpacketVersion, BLK_HDR_LEN,
-};
+use ringtap_core::geometry::{Layout, RingKind, RingRequest, TpacketVersion};
+use ringtap_core::room::max_frame;
 use ringtap_linux::netdev::{self, Offload};
-
-use ringtap_linux::CpuList;
+use ringtap_linux::system::{self as sys_facts, GRO_NORMAL_BATCH};
+use ringtap_linux::{CpuList, System};
 
 use super::worker::Idle;
 use crate::filter::{self, Filter};
-use crate::plan::{parse_u32, refused_by, Kind};
+use crate::options::{parse_count, parse_u32, refused_by, seconds, Kind, ProfileArgs, RxRingArgs};
+use crate::ports::{port, reorder_warning, Port};
 use crate::Failure;
 use ringtap_board::{Board, Tpacket};
 
 /// Fanout members per direction, at most.
 pub const MAX_WORKERS: usize = 16;
-/// TX frames per egress ring for the standard MTU; fewer for jumbo frames.
-const TX_RING_BYTES: u32 = 2 << 20;
-const TX_BLOCK_SIZE: u32 = 64 << 10;
 
 const EXAMPLES: &str = "\
 Every frame received on --in is sent out --out unchanged (VLAN tags the
@@ -71,24 +67,10 @@ pub struct BridgeArgs {
     /// Forwarding threads per direction (a PACKET_FANOUT hash group; flows stay in order)
     #[arg(long, value_name = "N", default_value = "1")]
     pub workers: String,
-    /// Ring geometry and ports from a built-in board profile
-    #[arg(long, value_name = "NAME", conflicts_with = "config")]
-    pub board: Option<String>,
-    /// Ring geometry and ports from a board profile file
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// RX ring version (default: the board's, else v3)
-    #[arg(long, value_enum, value_name = "VERSION")]
-    pub tpacket: Option<Tpacket>,
-    /// RX ring block size
-    #[arg(long, value_name = "B")]
-    pub block_size: Option<String>,
-    /// RX ring blocks
-    #[arg(long, value_name = "N")]
-    pub block_nr: Option<String>,
-    /// RX frame size (TPACKET_V2)
-    #[arg(long, value_name = "F")]
-    pub frame_size: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub ring: RxRingArgs,
     /// Seconds between rewrites of --stats-file
     #[arg(long, value_name = "SECS", default_value = "1")]
     pub stats_interval: String,
@@ -130,17 +112,6 @@ pub struct BridgeArgs {
     /// Forward only frames this pcap-filter expression matches; its words are joined by spaces
     #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
-}
-
-/// An interface as found at start-up.
-#[derive(Debug, Clone)]
-pub struct Port {
-    /// Its name (how it is found again after it is re-created).
-    pub name: String,
-    /// Its interface index at start-up.
-    pub ifindex: u32,
-    /// Its MTU.
-    pub mtu: u32,
 }
 
 /// One forwarding direction.
@@ -282,102 +253,8 @@ pub struct Config {
     pub user: Option<(u32, u32)>,
 }
 
-/// The host's word size and page size, found once.
-#[derive(Debug, Clone, Copy)]
-pub struct System {
-    /// The kernel's page size.
-    pub page: PageSize,
-    /// The kernel's word size.
-    pub word: KernelWord,
-}
-
 fn usage(text: String) -> Failure {
     Failure::Usage(text)
-}
-
-pub(crate) fn seconds(option: &str, text: &str) -> Result<Duration, Failure> {
-    let value: f64 = text
-        .parse()
-        .map_err(|_| usage(format!("{option}: '{text}' is not a number of seconds")))?;
-    if !value.is_finite() || value <= 0.0 || value > 1e9 {
-        return Err(usage(format!(
-            "{option}: '{text}' must be a positive number of seconds"
-        )));
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
-/// Find an interface and check it can carry traffic now.
-pub(crate) fn port(option: &str, name: &str) -> Result<Port, Failure> {
-    let missing = |e: ringtap_linux::Error| {
-        usage(format!(
-            "{option} {name}: no such interface ({e}); `ip link` lists them"
-        ))
-    };
-    let ifindex = netdev::ifindex(name).map_err(missing)?;
-    let flags = netdev::link_flags(name).map_err(missing)?;
-    if !flags.up {
-        return Err(usage(format!(
-            "{option} {name}: the interface is down; bring it up first (`ip link set {name} up`)"
-        )));
-    }
-    let mtu = netdev::mtu(name).map_err(missing)?;
-    Ok(Port {
-        name: name.to_owned(),
-        ifindex,
-        mtu,
-    })
-}
-
-/// Largest frame a link with this MTU delivers to a packet socket: the
-/// Ethernet header, and room for a second VLAN tag (802.1ad + 802.1Q; the
-/// kernel strips only the outer one).
-pub fn max_rx_frame(mtu: u32) -> u32 {
-    mtu + 14 + 4
-}
-
-/// Bytes of packet an RX ring slot holds without truncating, for a SOCK_RAW
-/// socket: the kernel places the MAC header at
-/// `TPACKET_ALIGN(tp_hdrlen + 16) - 14` (tpacket_rcv, maclen 14 < 16), and
-/// a V3 packet must also fit the block after its descriptor.
-pub fn rx_room(layout: &Layout) -> u32 {
-    let macoff = tpacket_align(layout.hdrlen() + 16) - 14;
-    let req = layout.request();
-    let slot = match req.version {
-        TpacketVersion::V3 => req.block_size.saturating_sub(BLK_HDR_LEN as u32),
-        _ => req.frame_size,
-    };
-    slot.saturating_sub(macoff + req.reserve)
-}
-
-/// The TX ring for an egress port: frames a power of two large enough for
-/// the longest frame the port's MTU allows (tagged) behind the kernel's
-/// header and a `virtio_net_hdr`, 2 MiB in all for the standard MTU, at
-/// least 64 frames.
-pub fn tx_request(mtu: u32, word: KernelWord) -> RingRequest {
-    let need = TpacketVersion::V2.tx_data_offset(word) + VNET_HDR_LEN + mtu + 14 + 4;
-    let frame_size = need.next_power_of_two().max(TPACKET_MIN_FRAME);
-    let block_size = TX_BLOCK_SIZE.max(frame_size);
-    let frames = (TX_RING_BYTES / frame_size).max(64);
-    let per_block = block_size / frame_size;
-    let block_nr = frames.div_ceil(per_block);
-    RingRequest::new(
-        TpacketVersion::V2,
-        RingKind::Tx,
-        block_size,
-        block_nr,
-        frame_size,
-        block_nr * per_block,
-    )
-}
-
-const TPACKET_MIN_FRAME: u32 = 256;
-/// `sizeof(struct virtio_net_hdr)`, in front of every frame the bridge and
-/// replay send (`PACKET_VNET_HDR`).
-pub(crate) const VNET_HDR_LEN: u32 = 10;
-
-pub(crate) fn parse_count(option: &str, text: &str) -> Result<u32, Failure> {
-    parse_u32(option, text, Kind::Count)
 }
 
 /// The bridge's ports: from the options, else from the profile.
@@ -510,22 +387,13 @@ pub fn parse(
         None => ringtap_linux::online_cpus()
             .map_err(|e| Failure::Runtime(format!("the CPUs ringtap may run on: {e}")))?,
     };
-    let size = |option: &str, text: &Option<String>| {
-        text.as_deref()
-            .map(|t| parse_u32(option, t, Kind::Size))
-            .transpose()
-    };
-    let block_nr = args
-        .block_nr
-        .as_deref()
-        .map(|t| parse_count("--block-nr", t))
-        .transpose()?;
-    if block_nr == Some(0) {
+    let ring = args.ring.parse()?;
+    if ring.block_nr == Some(0) {
         return Err(usage(
             "--block-nr 0: a ring needs at least one block [rule: tp_block_nr >= 1]".into(),
         ));
     }
-    let version = args.tpacket.unwrap_or(defaults.tpacket);
+    let version = ring.tpacket.unwrap_or(defaults.tpacket);
     Ok(Options {
         in_name: in_name.to_owned(),
         out_name: out_name.to_owned(),
@@ -539,9 +407,9 @@ pub fn parse(
         cpus,
         defaults: defaults.for_version(version),
         version,
-        block_size: size("--block-size", &args.block_size)?,
-        block_nr,
-        frame_size: size("--frame-size", &args.frame_size)?,
+        block_size: ring.block_size,
+        block_nr: ring.block_nr,
+        frame_size: ring.frame_size,
     })
 }
 
@@ -595,7 +463,7 @@ pub fn resolve(
 
     // RX ring: explicit options over the defaults.
     let ingress_mtu = if args.both { a.mtu.max(b.mtu) } else { a.mtu };
-    let need = max_rx_frame(ingress_mtu);
+    let need = max_frame(ingress_mtu);
     let rx = match version {
         Tpacket::V3 => {
             let block_size = block_size.unwrap_or(defaults.block_size);
@@ -604,44 +472,39 @@ pub fn resolve(
             // the kernel's frame count meaningful.
             let frame_size =
                 frame_size.unwrap_or_else(|| defaults.frame_size.unwrap_or(2048).min(block_size));
-            let per_block = block_size.checked_div(frame_size).unwrap_or(0);
             RingRequest {
                 retire_blk_tov: defaults.retire_blk_tov_ms,
-                ..RingRequest::new(
+                ..RingRequest::tiled(
                     TpacketVersion::V3,
                     RingKind::Rx,
                     block_size,
                     block_nr,
                     frame_size,
-                    per_block.saturating_mul(block_nr),
                 )
             }
         }
         Tpacket::V2 => {
-            // Room for the MTU behind the kernel's header, rounded up so
-            // frames tile the blocks.
+            // Room for the MTU's frames, in frames that tile the blocks.
             let frame_size = frame_size.unwrap_or_else(|| {
                 defaults
                     .frame_size
-                    .unwrap_or_else(|| (need + 128).next_power_of_two().max(2048))
+                    .unwrap_or_else(|| RingRequest::rx_frame_size_for_mtu(ingress_mtu, 0, sys.word))
             });
             let block_size = block_size.unwrap_or_else(|| defaults.block_size.max(frame_size));
             let block_nr = block_nr.unwrap_or(defaults.block_nr);
-            let per_block = block_size.checked_div(frame_size).unwrap_or(0);
-            RingRequest::new(
+            RingRequest::tiled(
                 TpacketVersion::V2,
                 RingKind::Rx,
                 block_size,
                 block_nr,
                 frame_size,
-                per_block.saturating_mul(block_nr),
             )
         }
     };
     let rx_layout = rx
         .validate(sys.page, sys.word)
         .map_err(|e| refused_by(e, "--tpacket, --block-size, --block-nr, --frame-size"))?;
-    let room = rx_room(&rx_layout);
+    let room = rx_layout.rx_room();
     if room < need {
         let what = match version {
             Tpacket::V3 => "--block-size",
@@ -654,7 +517,7 @@ pub fn resolve(
         )));
     }
 
-    let tx_for = |p: &Port| tx_request(p.mtu, sys.word);
+    let tx_for = |p: &Port| RingRequest::tx_for_mtu(p.mtu, sys.word);
     let mut directions = vec![Direction {
         input: a.clone(),
         output: b.clone(),
@@ -689,7 +552,9 @@ pub fn resolve(
         };
         ring_bytes += (rx_layout.mmap_len() + tx.mmap_len() + mirror_len) * workers as u64;
     }
-    let budget = defaults.ring_budget.or_else(half_of_memory);
+    let budget = defaults
+        .ring_budget
+        .or_else(|| sys_facts::mem_total().map(|bytes| bytes / 2));
     let budget_source = if defaults.ring_budget.is_some() {
         "the board's ring_budget_mib"
     } else {
@@ -732,9 +597,9 @@ pub fn resolve(
         }
     }
 
-    let gro_batch_to_restore = match gro_normal_batch() {
+    let gro_batch_to_restore = match sys_facts::gro_normal_batch() {
         Some(batch) if batch > 1 && args.fix_offloads => {
-            std::fs::write(GRO_NORMAL_BATCH, "1").map_err(|e| {
+            sys_facts::set_gro_normal_batch(1).map_err(|e| {
                 Failure::Runtime(format!("cannot set {GRO_NORMAL_BATCH} to 1: {e}"))
             })?;
             Some(batch)
@@ -808,87 +673,4 @@ fn parse_cpus(text: &str) -> Result<CpuList, Failure> {
         }
     }
     Ok(list)
-}
-
-/// The kernel's receive batch (global: it exists only in the initial
-/// network namespace).
-pub const GRO_NORMAL_BATCH: &str = "/proc/sys/net/core/gro_normal_batch";
-
-/// `net.core.gro_normal_batch`, where this namespace can see it.
-pub fn gro_normal_batch() -> Option<u32> {
-    std::fs::read_to_string(GRO_NORMAL_BATCH)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Why a receive batch above 1 matters to a bridge or a capture.
-pub fn reorder_warning(batch: u32) -> String {
-    format!(
-        "net.core.gro_normal_batch is {batch}: a NIC driver that receives in batches hands \
-         VLAN-tagged frames to packet sockets ahead of untagged frames received before them in \
-         the same batch (net/core/dev.c), so ringtap would see them reordered; \
-         `sysctl -w net.core.gro_normal_batch=1` (or `ringtap bridge --fix-offloads`) keeps the \
-         wire order"
-    )
-}
-
-/// Without a board's budget: half of the machine's memory.
-fn half_of_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024 / 2)
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn test_tx_request_fits_mtu() {
-        for word in [KernelWord::Bits32, KernelWord::Bits64] {
-            for mtu in [68, 1500, 9000, 65535] {
-                let r = tx_request(mtu, word);
-                let layout = r.validate(PageSize::DEFAULT, word).unwrap();
-                let room =
-                    layout.frame_size() - TpacketVersion::V2.tx_data_offset(word) - VNET_HDR_LEN;
-                assert!(room >= mtu + 18, "mtu {mtu}: room {room}");
-                assert!(layout.frame_nr() >= 64);
-            }
-        }
-        let r = tx_request(1500, KernelWord::Bits64);
-        assert_eq!((r.frame_size, r.frame_nr), (2048, 1024));
-    }
-
-    #[test]
-    fn test_rx_room_matches_kernel_offsets() {
-        // V2: tp_hdrlen 52 -> MAC at TPACKET_ALIGN(68) - 14 = 66.
-        let v2 = RingRequest::new(TpacketVersion::V2, RingKind::Rx, 4096, 1, 2048, 2)
-            .validate(PageSize::DEFAULT, KernelWord::Bits64)
-            .unwrap();
-        assert_eq!(rx_room(&v2), 2048 - 66);
-        // V3: tp_hdrlen 68 -> MAC at TPACKET_ALIGN(84) - 14 = 82, after the
-        // 48-byte block descriptor.
-        let v3 = RingRequest::new(TpacketVersion::V3, RingKind::Rx, 4096, 1, 2048, 2)
-            .validate(PageSize::DEFAULT, KernelWord::Bits64)
-            .unwrap();
-        assert_eq!(rx_room(&v3), 4096 - 48 - 82);
-    }
-
-    #[test]
-    fn test_seconds() {
-        assert_eq!(
-            seconds("--duration", "1.5").unwrap(),
-            Duration::from_millis(1500)
-        );
-        for bad in ["0", "-1", "nan", "inf", "x", ""] {
-            let e = seconds("--duration", bad).unwrap_err();
-            assert!(
-                matches!(&e, Failure::Usage(m) if m.starts_with("--duration")),
-                "{e:?}"
-            );
-        }
-    }
 }

@@ -6,9 +6,8 @@
 //! direction ([`worker`]). The main thread only watches: signals, the
 //! duration, the stats file.
 
-pub(crate) mod config;
+mod config;
 mod counters;
-pub(crate) mod port;
 mod watch;
 pub(crate) mod worker;
 
@@ -16,21 +15,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ringtap_core::fanout::{FanoutArg, FanoutFlags, FanoutMode};
-use ringtap_core::geometry::{Layout, RingRequest};
-use ringtap_linux::netdev;
+use ringtap_core::geometry::Layout;
 use ringtap_linux::notify::Notifier;
 use ringtap_linux::sandbox::CapabilitySet;
+use ringtap_linux::system::{self as sys_facts, GRO_NORMAL_BATCH};
+use ringtap_linux::{netdev, System};
 use static_cell::StaticCell;
 
 pub use config::BridgeArgs;
-use config::{Config, Defaults, System, MAX_WORKERS};
+use config::{Config, Defaults, MAX_WORKERS};
 use counters::Counters;
-use port::{RxPort, TxPort};
 use watch::{Handoff, PortState};
 use worker::{Egress, Ingress, Worker};
 
 use crate::files::{FileMode, Target};
 use crate::log;
+use crate::options::refused_by;
+use crate::ports::{self, Port, RxPort, TxPort};
 use crate::stats::{DirectionReport, MirrorReport, Report};
 use crate::Failure;
 
@@ -107,11 +108,10 @@ struct WorkerShared {
 #[derive(Debug)]
 struct Reopen {
     input: &'static str,
-    rx: RingRequest,
-    rx_layout: Layout,
+    rx: Layout,
     fanout: Option<FanoutArg>,
-    output: (&'static str, RingRequest, Layout),
-    mirror: Option<(&'static str, RingRequest, Layout)>,
+    output: (&'static str, Layout),
+    mirror: Option<(&'static str, Layout)>,
     qdisc_bypass: bool,
 }
 
@@ -290,9 +290,9 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
         .as_ref()
         .map(|m| m.tx.validate(sys.page, sys.word))
         .transpose()
-        .map_err(|e| crate::plan::refused_by(e, "the mirror MTU"))?;
+        .map_err(|e| refused_by(e, "the mirror MTU"))?;
     let mut ports: Vec<PortState> = Vec::new();
-    let mut register = |p: &config::Port| {
+    let mut register = |p: &Port| {
         if !ports.iter().any(|s| s.name() == p.name) {
             ports.push(PortState::new(&p.name, p.ifindex, p.mtu));
         }
@@ -322,7 +322,7 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
         let tx_layout = dir
             .tx
             .validate(sys.page, sys.word)
-            .map_err(|e| crate::plan::refused_by(e, "the egress MTU"))?;
+            .map_err(|e| refused_by(e, "the egress MTU"))?;
         // One fanout group per direction; its id only has to be unique in
         // the namespace while we run.
         let fanout = (cfg.workers > 1).then(|| FanoutArg {
@@ -336,15 +336,15 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
             let index = d * cfg.workers + w;
             let ws = &shared.workers[index];
             let name = dir.input.name.as_str();
-            let rx = port::open_rx(name, &cfg.rx, cfg.rx_layout, fanout)
+            let rx = ports::open_rx(name, cfg.rx_layout, fanout)
                 .map_err(|e| runtime(&format!("RX ring on {name}"), e))?;
             let out_name = dir.output.name.as_str();
-            let tx = port::open_tx(out_name, &dir.tx, tx_layout, cfg.qdisc_bypass)
+            let tx = ports::open_tx(out_name, tx_layout, cfg.qdisc_bypass)
                 .map_err(|e| runtime(&format!("TX ring on {out_name}"), e))?;
             let mirror = match (&cfg.mirror, mirror_layout) {
                 (Some(m), Some(layout)) => {
                     let mname = m.port.name.as_str();
-                    let p = port::open_tx(mname, &m.tx, layout, cfg.qdisc_bypass)
+                    let p = ports::open_tx(mname, layout, cfg.qdisc_bypass)
                         .map_err(|e| runtime(&format!("TX ring on {mname}"), e))?;
                     Some(Egress::new(
                         shared.port(mname),
@@ -374,15 +374,14 @@ fn open_workers(cfg: &'static Config, sys: System) -> Result<Opened, Failure> {
             };
             reopens.push(Reopen {
                 input: name,
-                rx: cfg.rx,
-                rx_layout: cfg.rx_layout,
+                rx: cfg.rx_layout,
                 fanout,
-                output: (out_name, dir.tx, tx_layout),
+                output: (out_name, tx_layout),
                 mirror: cfg
                     .mirror
                     .as_ref()
                     .zip(mirror_layout)
-                    .map(|(m, layout)| (m.port.name.as_str(), m.tx, layout)),
+                    .map(|(m, layout)| (m.port.name.as_str(), layout)),
                 qdisc_bypass: cfg.qdisc_bypass,
             });
             let cpu = usize::from(cpus[index % cpus.len().max(1)]);
@@ -408,19 +407,19 @@ fn housekeeping(control: &netdev::Control, shared: &Shared, reopens: &[Reopen]) 
         ws.mirror.close_retired();
         let exists = |name: &str| shared.port(name).ifindex().is_some();
         if ws.input.is_wanted() && exists(r.input) {
-            if let Ok(p) = port::open_rx(r.input, &r.rx, r.rx_layout, r.fanout) {
+            if let Ok(p) = ports::open_rx(r.input, r.rx, r.fanout) {
                 ws.input.offer(p);
             }
         }
-        let (name, req, layout) = r.output;
+        let (name, layout) = r.output;
         if ws.output.is_wanted() && exists(name) {
-            if let Ok(p) = port::open_tx(name, &req, layout, r.qdisc_bypass) {
+            if let Ok(p) = ports::open_tx(name, layout, r.qdisc_bypass) {
                 ws.output.offer(p);
             }
         }
-        if let Some((name, req, layout)) = r.mirror {
+        if let Some((name, layout)) = r.mirror {
             if ws.mirror.is_wanted() && exists(name) {
-                if let Ok(p) = port::open_tx(name, &req, layout, r.qdisc_bypass) {
+                if let Ok(p) = ports::open_tx(name, layout, r.qdisc_bypass) {
                     ws.mirror.offer(p);
                 }
             }
@@ -430,10 +429,9 @@ fn housekeeping(control: &netdev::Control, shared: &Shared, reopens: &[Reopen]) 
 
 fn restore_offloads(cfg: &Config) {
     if let Some(batch) = cfg.gro_batch_to_restore {
-        if let Err(e) = std::fs::write(config::GRO_NORMAL_BATCH, batch.to_string()) {
+        if let Err(e) = sys_facts::set_gro_normal_batch(batch) {
             log::warn(format_args!(
-                "cannot set {} back to {batch}: {e}",
-                config::GRO_NORMAL_BATCH
+                "cannot set {GRO_NORMAL_BATCH} back to {batch}: {e}"
             ));
         }
     }
@@ -448,11 +446,8 @@ fn restore_offloads(cfg: &Config) {
 
 /// `ringtap bridge`.
 pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
-    let sys = System {
-        page: ringtap_linux::page_size(),
-        word: ringtap_linux::kernel_word(),
-    };
-    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let sys = System::probe();
+    let board = args.profile.load()?;
     let (defaults, ports, source) = match &board {
         Some(b) => (
             Defaults::of_board(b),
@@ -461,7 +456,7 @@ pub fn run(args: &BridgeArgs) -> Result<String, Failure> {
                 b.ports.out.as_str(),
                 b.ports.mirror.as_deref(),
             )),
-            match &args.config {
+            match &args.profile.config {
                 Some(path) => format!("profile {}", path.display()),
                 None => format!("board {}", b.name),
             },

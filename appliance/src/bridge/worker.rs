@@ -30,8 +30,8 @@ use rustix::event::PollFlags;
 use rustix::io::Errno;
 
 use super::counters::{add, Counters, DropReason};
-use super::port::{RxPort, TxPort};
 use super::watch::{Handoff, PortState};
+use crate::ports::{RxPort, TxPort};
 
 /// How long a full TX ring may hold up forwarding before frames are counted
 /// as `tx_ring_full`.

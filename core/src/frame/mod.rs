@@ -18,6 +18,7 @@ pub mod ll;
 pub mod v1;
 pub mod v2;
 pub mod v3;
+pub mod vnet;
 
 /// The kernel's word size (`sizeof(unsigned long)`), which decides the layout
 /// of `struct tpacket_hdr` (V1). It is the kernel's, not this program's.
@@ -32,13 +33,46 @@ pub enum KernelWord {
 
 impl KernelWord {
     /// The word size of this build, which is the kernel's unless a 32-bit
-    /// program runs on a 64-bit kernel (the port layer can tell from
-    /// `uname`).
+    /// program runs on a 64-bit kernel: only a guess, for when the kernel
+    /// cannot be asked (the port layer's probe asks it).
     pub const fn of_this_build() -> KernelWord {
         if cfg!(target_pointer_width = "64") {
             KernelWord::Bits64
         } else {
             KernelWord::Bits32
+        }
+    }
+
+    /// The word size of a kernel whose `sizeof(struct tpacket_hdr)` is
+    /// `len`: what `getsockopt(PACKET_HDRLEN)` answers for `TPACKET_V1`
+    /// (24 on a 32-bit kernel, 32 on a 64-bit one).
+    pub const fn of_v1_header_len(len: usize) -> Option<KernelWord> {
+        if len == v1::header_len(KernelWord::Bits32) {
+            Some(KernelWord::Bits32)
+        } else if len == v1::header_len(KernelWord::Bits64) {
+            Some(KernelWord::Bits64)
+        } else {
+            None
+        }
+    }
+
+    /// The word size of a kernel built for this machine name (`UTS_MACHINE`,
+    /// as `/proc/sys/kernel/arch` gives it), if the name says.
+    pub fn of_machine(machine: &str) -> Option<KernelWord> {
+        let is_x86_32 = machine.len() == 4
+            && machine.starts_with('i')
+            && machine.ends_with("86")
+            && machine.as_bytes()[1].is_ascii_digit();
+        if machine.contains("64") || machine == "s390x" {
+            Some(KernelWord::Bits64)
+        } else if is_x86_32
+            || machine.starts_with("arm")
+            || machine.starts_with("mips")
+            || matches!(machine, "riscv32" | "ppc" | "m68k")
+        {
+            Some(KernelWord::Bits32)
+        } else {
+            None
         }
     }
 
@@ -280,4 +314,40 @@ pub(crate) fn tx_span(
             len,
             limit: frame_len,
         })
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_word_of_v1_header_len() {
+        assert_eq!(KernelWord::of_v1_header_len(24), Some(KernelWord::Bits32));
+        assert_eq!(KernelWord::of_v1_header_len(32), Some(KernelWord::Bits64));
+        // TPACKET2_HDRLEN and friends are not a V1 header's size.
+        for len in [0, 20, 48, 52] {
+            assert_eq!(KernelWord::of_v1_header_len(len), None, "{len}");
+        }
+    }
+
+    #[test]
+    fn test_word_of_machine() {
+        for m in [
+            "x86_64",
+            "aarch64",
+            "aarch64_be",
+            "riscv64",
+            "ppc64le",
+            "s390x",
+        ] {
+            assert_eq!(KernelWord::of_machine(m), Some(KernelWord::Bits64), "{m}");
+        }
+        for m in [
+            "armv7l", "armv6l", "armv8l", "i686", "i386", "mips", "riscv32",
+        ] {
+            assert_eq!(KernelWord::of_machine(m), Some(KernelWord::Bits32), "{m}");
+        }
+        assert_eq!(KernelWord::of_machine("vax"), None);
+        assert_eq!(KernelWord::of_machine(""), None);
+    }
 }

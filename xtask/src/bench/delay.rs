@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
-use ringtap_linux::{netdev, MappedRing, PacketSocket, SocketType, TxError};
+use ringtap_linux::{netdev, MappedRing, PacketSocket, RingSocketBuilder, System, TxError};
 use rustix::io::Errno;
 
 use std::fmt::Write as _;
@@ -120,44 +120,18 @@ fn failed(what: String) -> impl FnOnce(ringtap_linux::Error) -> Error {
     move |e| Error::Failed(format!("{what}: {e}"))
 }
 
-fn ring(kind: RingKind, block_nr: u32) -> RingRequest {
-    let block = 64 << 10;
-    RingRequest::new(
-        TpacketVersion::V2,
-        kind,
-        block,
-        block_nr,
-        FRAME_SIZE,
-        block_nr * (block / FRAME_SIZE),
-    )
-}
-
 fn open(dev: &str, kind: RingKind, protocol: u16) -> Result<(PacketSocket, MappedRing)> {
     let ifindex = netdev::ifindex(dev).map_err(failed(format!("ifindex of {dev}")))?;
-    let mut sock =
-        PacketSocket::open(SocketType::Raw, None).map_err(failed(format!("socket for {dev}")))?;
-    sock.set_version(TpacketVersion::V2)
-        .map_err(failed(format!("PACKET_VERSION on {dev}")))?;
-    let req = ring(kind, 16);
-    let layout = req
-        .validate(ringtap_linux::page_size(), sock.kernel_word())
+    let sys = System::probe();
+    let layout = RingRequest::tiled(TpacketVersion::V2, kind, 64 << 10, 16, FRAME_SIZE)
+        .validate(sys.page, sys.word)
         .map_err(|e| Error::Failed(format!("probe ring on {dev}: {e}")))?;
-    let mapped = match kind {
-        RingKind::Rx => {
-            sock.set_rx_ring(&req)
-                .map_err(failed(format!("PACKET_RX_RING on {dev}")))?;
-            sock.map(Some(layout), None)
-        }
-        RingKind::Tx => {
-            sock.set_tx_ring(&req)
-                .map_err(failed(format!("PACKET_TX_RING on {dev}")))?;
-            sock.map(None, Some(layout))
-        }
+    match kind {
+        RingKind::Rx => RingSocketBuilder::rx(layout),
+        RingKind::Tx => RingSocketBuilder::tx(layout),
     }
-    .map_err(failed(format!("mmap on {dev}")))?;
-    sock.bind(ifindex, protocol)
-        .map_err(failed(format!("bind to {dev}")))?;
-    Ok((sock, mapped))
+    .open(ifindex, protocol)
+    .map_err(failed(format!("ring socket on {dev}")))
 }
 
 /// Sends `count` probes at `rate` per second over `path` and returns their
@@ -526,8 +500,134 @@ pub(super) fn table(rows: &[Row]) -> String {
     text.push_str(
         "One-way delay in microseconds, all repetitions' probes pooled: from the generator's \
          send on gen0\nto the kernel's receive time on sink0 (floor: over a veth pair that \
-         joins the two directly).\nAdded = the bridge's percentile minus the floor's.\n",
+         joins the two directly).\nAdded = the bridge's percentile minus the floor's.\n\n",
     );
+    text.push_str(&comparison(rows));
+    text.push('\n');
+    text.push_str(&aims_text(rows));
+    text
+}
+
+/// The percentiles the comparison and the aims are read at.
+const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)];
+
+/// Every ringtap mode against the kernel bridge and netsniff-ng at the same
+/// load: the difference of each percentile (positive: ringtap is slower)
+/// and their ratio.
+fn comparison(rows: &[Row]) -> String {
+    let pooled = |load: Load, dut: Dut| {
+        rows.iter()
+            .find(|r| r.load == load && r.subject == Subject::Bridge(dut))
+            .map(Row::pooled)
+    };
+    let mut text = String::new();
+    for row in rows {
+        let Subject::Bridge(dut) = row.subject else {
+            continue;
+        };
+        if dut.ringtap_args().is_none() {
+            continue;
+        }
+        let ours = row.pooled();
+        for reference in [Dut::KernelBridge, Dut::NetsniffNg] {
+            let Some(theirs) = pooled(row.load, reference) else {
+                continue;
+            };
+            let cells: Vec<String> = QUANTILES
+                .iter()
+                .map(
+                    |&(name, q)| match (ours.quantile_us(q), theirs.quantile_us(q)) {
+                        (Some(a), Some(b)) => format!("{name} {:+.1} us ({:.2}x)", a - b, a / b),
+                        _ => format!("{name} -"),
+                    },
+                )
+                .collect();
+            let _ = writeln!(
+                text,
+                "{:<10} {:<15} vs {:<14} {}",
+                row.load.label(),
+                dut.name(),
+                reference.name(),
+                cells.join(", ")
+            );
+        }
+    }
+    if !text.is_empty() {
+        text.insert_str(
+            0,
+            "ringtap against the references at the same load (difference of the percentile, \
+             ratio):\n",
+        );
+    }
+    text
+}
+
+/// One of ringtap's delay aims, judged on the run's figures.
+struct Aim {
+    what: &'static str,
+    /// The measured figure in microseconds, `None` when the run lacks a row.
+    value: Option<f64>,
+    limit: f64,
+}
+
+/// ringtap's aims (README, "Delay part"): with its defaults at most
+/// +100 us p50 and +250 us p99 over the kernel bridge at 1000 fps; with
+/// `--low-latency` at most 10 us p50 and 50 us p99 over the floor; with its
+/// defaults among the background load, p99 at most 500 us.
+fn aims(rows: &[Row]) -> Vec<Aim> {
+    let pooled = |load: Load, subject: Subject| {
+        rows.iter()
+            .find(|r| r.load == load && r.subject == subject)
+            .map(Row::pooled)
+    };
+    let over = |load: Load, dut: Dut, base: Subject, q: f64| {
+        let ours = pooled(load, Subject::Bridge(dut))?.quantile_us(q)?;
+        Some(ours - pooled(load, base)?.quantile_us(q)?)
+    };
+    let kernel = Subject::Bridge(Dut::KernelBridge);
+    let background = rows.iter().map(|r| r.load).find(|l| *l != Load::Probes);
+    let mut aims = vec![
+        Aim {
+            what: "defaults, 1000 fps: p50 over the kernel bridge",
+            value: over(Load::Probes, Dut::Ringtap, kernel, 0.5),
+            limit: 100.0,
+        },
+        Aim {
+            what: "defaults, 1000 fps: p99 over the kernel bridge",
+            value: over(Load::Probes, Dut::Ringtap, kernel, 0.99),
+            limit: 250.0,
+        },
+        Aim {
+            what: "--low-latency, 1000 fps: p50 over the floor",
+            value: over(Load::Probes, Dut::RingtapLowLatency, Subject::Floor, 0.5),
+            limit: 10.0,
+        },
+        Aim {
+            what: "--low-latency, 1000 fps: p99 over the floor",
+            value: over(Load::Probes, Dut::RingtapLowLatency, Subject::Floor, 0.99),
+            limit: 50.0,
+        },
+    ];
+    if let Some(load) = background {
+        aims.push(Aim {
+            what: "defaults, among the background load: p99",
+            value: pooled(load, Subject::Bridge(Dut::Ringtap)).and_then(|d| d.quantile_us(0.99)),
+            limit: 500.0,
+        });
+    }
+    aims
+}
+
+fn aims_text(rows: &[Row]) -> String {
+    let mut text = String::from("ringtap's delay aims:\n");
+    for aim in aims(rows) {
+        let verdict = match aim.value {
+            Some(v) if v <= aim.limit => format!("{v:.1} us <= {:.0} us: met", aim.limit),
+            Some(v) => format!("{v:.1} us > {:.0} us: NOT met", aim.limit),
+            None => "not measured in this run".to_string(),
+        };
+        let _ = writeln!(text, "  {:<50} {verdict}", aim.what);
+    }
     text
 }
 
@@ -557,5 +657,52 @@ mod tests {
         assert_eq!(d.quantile_us(0.999), Some(999.0));
         assert_eq!(d.max_us(), Some(1000.0));
         assert_eq!(Delays::default().quantile_us(0.5), None);
+    }
+
+    /// A row whose every probe took `us` microseconds.
+    fn row(load: Load, subject: Subject, us: u64) -> Row {
+        Row {
+            load,
+            subject,
+            runs: vec![Delays {
+                ns: vec![us * 1000; 100],
+                sent: 100,
+                ..Delays::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn aims_and_comparisons_read_the_right_rows() {
+        let busy = Load::Background(100_000);
+        let rows = [
+            row(Load::Probes, Subject::Floor, 5),
+            row(Load::Probes, Subject::Bridge(Dut::Ringtap), 130),
+            row(Load::Probes, Subject::Bridge(Dut::RingtapLowLatency), 12),
+            row(Load::Probes, Subject::Bridge(Dut::KernelBridge), 20),
+            row(busy, Subject::Bridge(Dut::Ringtap), 600),
+            row(busy, Subject::Bridge(Dut::NetsniffNg), 300),
+        ];
+        let figures: Vec<Option<f64>> = aims(&rows).iter().map(|a| a.value).collect();
+        assert_eq!(
+            figures,
+            [Some(110.0), Some(110.0), Some(7.0), Some(7.0), Some(600.0)]
+        );
+        let text = aims_text(&rows);
+        assert!(text.contains("110.0 us > 100 us: NOT met"), "{text}");
+        assert!(text.contains("7.0 us <= 10 us: met"), "{text}");
+        let compared = comparison(&rows);
+        assert!(
+            compared.contains("kernel-bridge  p50 +110.0 us (6.50x)"),
+            "{compared}"
+        );
+        assert!(
+            compared.contains("netsniff-ng    p50 +300.0 us (2.00x)"),
+            "{compared}"
+        );
+        // A run without the references compares nothing and says so.
+        let alone = [row(Load::Probes, Subject::Bridge(Dut::Ringtap), 30)];
+        assert_eq!(comparison(&alone), "");
+        assert!(aims_text(&alone).contains("not measured in this run"));
     }
 }

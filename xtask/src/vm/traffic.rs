@@ -11,8 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ringtap_core::geometry::{RingKind, RingRequest, TpacketVersion};
-use ringtap_linux::{netdev, FrameInfo, MappedRing, PacketSocket, SocketType, TxError, ETH_P_ALL};
+use ringtap_core::geometry::{Layout, RingKind, RingRequest, TpacketVersion};
+use ringtap_linux::{
+    netdev, Buffers, FrameInfo, MappedRing, PacketSocket, RingSocketBuilder, System, TxError,
+    ETH_P_ALL,
+};
 use rustix::io::Errno;
 
 use super::netns::Netns;
@@ -294,32 +297,22 @@ fn failed(what: String) -> impl FnOnce(ringtap_linux::Error) -> Error {
 
 const FRAME_SIZE: u32 = 2048;
 
-fn ring_request(
-    kind: RingKind,
-    version: TpacketVersion,
-    block_size: u32,
-    block_nr: u32,
-) -> RingRequest {
-    RingRequest::new(
-        version,
-        kind,
-        block_size,
-        block_nr,
-        FRAME_SIZE,
-        block_nr * (block_size / FRAME_SIZE),
-    )
-}
-
-fn map(sock: &PacketSocket, req: &RingRequest, dev: &str) -> Result<MappedRing> {
+/// A socket on `dev` with the ring `req`, opened by `builder` and bound for
+/// `protocol`.
+fn ring_socket(
+    dev: &str,
+    req: RingRequest,
+    builder: impl FnOnce(Layout) -> RingSocketBuilder<'static>,
+    protocol: u16,
+) -> Result<(PacketSocket, MappedRing)> {
+    let ifindex = netdev::ifindex(dev).map_err(failed(format!("ifindex of {dev}")))?;
+    let sys = System::probe();
     let layout = req
-        .validate(ringtap_linux::page_size(), sock.kernel_word())
+        .validate(sys.page, sys.word)
         .map_err(|e| Error::Failed(format!("ring on {dev}: {e}")))?;
-    let (rx, tx) = match req.kind {
-        RingKind::Rx => (Some(layout), None),
-        RingKind::Tx => (None, Some(layout)),
-    };
-    sock.map(rx, tx)
-        .map_err(failed(format!("mmap of the ring on {dev}")))
+    builder(layout)
+        .open(ifindex, protocol)
+        .map_err(failed(format!("ring socket on {dev}")))
 }
 
 /// A `TPACKET_V3` RX ring on `dev`: 64 blocks of 64 KiB, retired after
@@ -327,39 +320,17 @@ fn map(sock: &PacketSocket, req: &RingRequest, dev: &str) -> Result<MappedRing> 
 /// full, so the number of blocks decides how long the receiving thread may
 /// be kept off the CPU (by qemu, on a small host) without drops: 640 ms.
 fn rx_socket(dev: &str) -> Result<(PacketSocket, MappedRing)> {
-    let ifindex = netdev::ifindex(dev).map_err(failed(format!("ifindex of {dev}")))?;
-    // Protocol 0 until bound: no frame of another interface gets in.
-    let mut sock =
-        PacketSocket::open(SocketType::Raw, None).map_err(failed(format!("socket for {dev}")))?;
-    sock.set_version(TpacketVersion::V3)
-        .map_err(failed(format!("PACKET_VERSION on {dev}")))?;
-    let mut req = ring_request(RingKind::Rx, TpacketVersion::V3, 1 << 16, 64);
+    let mut req = RingRequest::tiled(TpacketVersion::V3, RingKind::Rx, 1 << 16, 64, FRAME_SIZE);
     req.retire_blk_tov = 10;
-    sock.set_rx_ring(&req)
-        .map_err(failed(format!("PACKET_RX_RING on {dev}")))?;
-    let ring = map(&sock, &req, dev)?;
-    sock.bind(ifindex, ETH_P_ALL)
-        .map_err(failed(format!("bind to {dev}")))?;
-    Ok((sock, ring))
+    ring_socket(dev, req, RingSocketBuilder::rx, ETH_P_ALL)
 }
 
 /// A `TPACKET_V2` TX ring on `dev`: 256 frames of 2 KiB.
 fn tx_socket(dev: &str) -> Result<(PacketSocket, MappedRing)> {
-    let ifindex = netdev::ifindex(dev).map_err(failed(format!("ifindex of {dev}")))?;
-    let mut sock =
-        PacketSocket::open(SocketType::Raw, None).map_err(failed(format!("socket for {dev}")))?;
-    sock.set_version(TpacketVersion::V2)
-        .map_err(failed(format!("PACKET_VERSION on {dev}")))?;
+    let req = RingRequest::tiled(TpacketVersion::V2, RingKind::Tx, 1 << 16, 8, FRAME_SIZE);
     // The default send buffer holds fewer frames than the ring.
-    sock.force_buffers(4 << 20)
-        .map_err(failed(format!("socket buffers on {dev}")))?;
-    let req = ring_request(RingKind::Tx, TpacketVersion::V2, 1 << 16, 8);
-    sock.set_tx_ring(&req)
-        .map_err(failed(format!("PACKET_TX_RING on {dev}")))?;
-    let ring = map(&sock, &req, dev)?;
-    sock.bind(ifindex, 0)
-        .map_err(failed(format!("bind to {dev}")))?;
-    Ok((sock, ring))
+    let builder = |layout| RingSocketBuilder::tx(layout).buffers(Buffers::Forced(4 << 20));
+    ring_socket(dev, req, builder, 0)
 }
 
 struct Received {
