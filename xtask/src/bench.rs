@@ -538,17 +538,20 @@ impl Bench<'_> {
     /// burst at full speed); a flood from trafgen.
     fn run_generator(&self, case: Case, log: PathBuf) -> Result<f64> {
         let started = Instant::now();
-        let (cmd, name, expected) = match case.load {
-            Load::Rate(fps) => (self.replay(case, fps)?, "ringtap replay", 0),
+        let (cmd, name, expected): (_, _, &[i32]) = match case.load {
+            // 1: gen0 refused some frames (dut0's receive backlog was full)
+            // and replay says so; they are not in gen0's tx_packets, so the
+            // offered rate already leaves them out.
+            Load::Rate(fps) => (self.replay(case, fps)?, "ringtap replay", &[0, 1]),
             // `timeout` exits with 124 when it stopped trafgen, as planned.
-            Load::Flood => (self.trafgen(case), "trafgen", 124),
+            Load::Flood => (self.trafgen(case), "trafgen", &[124]),
         };
         let mut generator = Process::start(cmd, log)?;
         let status = generator.wait_for_exit(Duration::from_secs(u64::from(self.seconds) + 15))?;
         let seconds = started.elapsed().as_secs_f64();
-        if status.code() != Some(expected) {
+        if !status.code().is_some_and(|code| expected.contains(&code)) {
             return Err(Error::Failed(format!(
-                "{name} ended ({status}) before its {} s were up; its output is in {}",
+                "{name} failed ({status}) in a {} s run; its output is in {}",
                 self.seconds,
                 generator.log.display()
             )));

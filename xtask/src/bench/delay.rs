@@ -449,7 +449,9 @@ fn measure_one(bench: &Bench<'_>, subject: Subject, load: Load, repetition: u32)
     let delays = measure(&path("gen0", "sink0"), PROBE_RATE, count, grace);
     if let Some(mut generator) = background {
         let status = generator.wait_for_exit(Duration::from_secs(u64::from(bench.seconds) + 15))?;
-        if !status.success() {
+        // 1: gen0 refused some background frames (dut0's backlog was full),
+        // which the probes measure rather than suffer from.
+        if !matches!(status.code(), Some(0 | 1)) {
             return Err(Error::Failed(format!(
                 "the background generator failed ({status}); its output is in {}",
                 generator.log.display()
