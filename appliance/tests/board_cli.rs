@@ -3,18 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn ringtap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringtap"))
-        .args(args)
-        .output()
-        .expect("run the ringtap binary")
-}
+mod common;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{ringtap, text};
 
 /// stdout of a run that must succeed.
 fn ok(args: &[&str]) -> String {

@@ -4,18 +4,11 @@
 //! expected, before any socket is opened (no privileges needed here).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn ringtap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringtap"))
-        .args(args)
-        .output()
-        .expect("run the ringtap binary")
-}
+mod common;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{ringtap, text};
 
 /// A scratch directory for this test process.
 fn scratch(name: &str) -> PathBuf {

@@ -3,16 +3,9 @@
 
 use std::process::{Command, Output};
 
-fn ringtap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringtap"))
-        .args(args)
-        .output()
-        .expect("run the ringtap binary")
-}
+mod common;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{ringtap, text};
 
 /// `ringtap plan` with the page size and word size fixed, so the answer does
 /// not depend on the machine running the test.
