@@ -6,7 +6,7 @@
 
 # A commit of ringtap; `cargo xtask dist --pin` moves it (and the Yocto
 # recipe's SRCREV) to another one.
-RINGTAP_VERSION = bac813104487abd281edf59ea7779b17801aadab
+RINGTAP_VERSION = 758fa9fad4e23c6a98fc8218fba31418e7277315
 RINGTAP_SITE = $(call github,ringtap,ringtap,$(RINGTAP_VERSION))
 RINGTAP_LICENSE = MIT or Apache-2.0
 RINGTAP_LICENSE_FILES = LICENSE-MIT LICENSE-APACHE
