@@ -992,7 +992,7 @@ mod test {
         for (old, new, field) in [
             ("cpu_cores = 4", "cpu_cores = 0", "cpu_cores"),
             (
-                "binary_budget_kib = 1376",
+                "binary_budget_kib = 1248",
                 "binary_budget_kib = 0",
                 "binary_budget_kib",
             ),

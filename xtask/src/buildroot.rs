@@ -30,6 +30,13 @@ const PYTHON: &str = "/usr/bin/python3";
 /// The target of the offline build: aarch64 musl, a static binary.
 const TARGET: &str = "aarch64-unknown-linux-musl";
 
+/// The stripped size the Buildroot build may reach, in KiB. It differs from
+/// the board's `binary_budget_kib` (which `cargo xtask build` checks) because
+/// pkg-cargo.mk's defaults build without LTO, at opt-level 2, in 16 codegen
+/// units: measured 1,602 KiB for aarch64 on 2026-12-06 (`cargo xtask build`:
+/// 1,155 KiB), plus a small margin, so a regression fails this step.
+const BUILDROOT_BUDGET_KIB: u64 = 1728;
+
 /// `PKG_CARGO_ENV` of `package/pkg-cargo.mk` for a target package, with
 /// Buildroot's defaults (`BR2_OPTIMIZE_2`, no `BR2_ENABLE_LTO`, no
 /// `BR2_ENABLE_DEBUG`, no `BR2_ENABLE_RUNTIME_DEBUG`). `CARGO_HOME`, the
@@ -401,18 +408,19 @@ pub fn vendored_build() -> Result<Outcome> {
     }
     let stripped_size = std::fs::metadata(&stripped).map_or(0, |m| m.len());
     println!(
-        "buildroot: built offline in {:.0} s; stripped binary {} bytes ({} KiB) of the {board} \
-         budget of {} KiB",
+        "buildroot: built offline in {:.0} s; stripped binary {} bytes ({} KiB) of the budget \
+         of {BUILDROOT_BUDGET_KIB} KiB for pkg-cargo.mk's settings ({board}'s own, for \
+         `cargo xtask build`, is {} KiB)",
         build_time.as_secs_f64(),
         stripped_size,
         stripped_size.div_ceil(1024),
         profile.binary_budget_kib
     );
-    if stripped_size > build::binary_budget(&profile) {
+    if stripped_size > BUILDROOT_BUDGET_KIB * 1024 {
         return Err(Error::Failed(format!(
-            "the binary Buildroot builds is {stripped_size} bytes, over {board}'s budget of {} \
-             bytes (binary_budget_kib)",
-            build::binary_budget(&profile)
+            "the binary Buildroot builds is {stripped_size} bytes, over the budget of \
+             {BUILDROOT_BUDGET_KIB} KiB for pkg-cargo.mk's settings (BUILDROOT_BUDGET_KIB in \
+             xtask/src/buildroot.rs)"
         )));
     }
     // Built from a tarball without .git: the commit comes from
