@@ -6,7 +6,7 @@
 
 # A commit of ringtap; `cargo xtask dist --pin` moves it (and the Yocto
 # recipe's SRCREV) to another one.
-RINGTAP_VERSION = 758fa9fad4e23c6a98fc8218fba31418e7277315
+RINGTAP_VERSION = 46690610008c6db671ab483019ac4f1d2f27b982
 RINGTAP_SITE = $(call github,ringtap,ringtap,$(RINGTAP_VERSION))
 RINGTAP_LICENSE = MIT or Apache-2.0
 RINGTAP_LICENSE_FILES = LICENSE-MIT LICENSE-APACHE
