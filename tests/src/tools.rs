@@ -87,6 +87,16 @@ impl Drop for Scratch {
     }
 }
 
+/// Make a FIFO at `path` with `mkfifo(1)`: an input that must never be
+/// opened as if it were a file.
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
 fn send_signal(child: &Child, signal: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
     rustix::process::kill_process(pid, signal).expect("kill");

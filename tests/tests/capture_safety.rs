@@ -20,8 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ringtap_tests::tools::{
-    assert_same_frames, run_bounded, tcpdump_read, tools_present, tshark_fields, Capture, Dumped,
-    Scratch,
+    assert_same_frames, mkfifo, run_bounded, tcpdump_read, tools_present, tshark_fields, Capture,
+    Dumped, Scratch,
 };
 use ringtap_tests::{
     frame, in_netns, ip, ringtap_bin, spawn_in_own_netns, veth_pair, wait_until, Sender, SmallFs,
@@ -178,11 +178,7 @@ fn a_capture_that_cannot_start_leaves_older_files_alone() {
                 std::fs::write(d.join(f), PRECIOUS).unwrap();
             }
             std::fs::hard_link(d.join("old.pcapng"), d.join("hard.json")).unwrap();
-            assert!(Command::new("mkfifo")
-                .arg(d.join("fifo"))
-                .status()
-                .unwrap()
-                .success());
+            mkfifo(&d.join("fifo"));
             let write = if write == "-" {
                 write.to_owned()
             } else {

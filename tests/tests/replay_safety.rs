@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ringtap_tests::tools::{
-    assert_same_frames, killed_by, pcap, run_bounded, run_ringtap, stamped, tools_present, Order,
-    Replay, Scratch, Stamped,
+    assert_same_frames, killed_by, mkfifo, pcap, run_bounded, run_ringtap, stamped, tools_present,
+    Order, Replay, Scratch, Stamped,
 };
 use ringtap_tests::{
     frame, in_netns, ringtap_bin, veth_pair, veth_pair_mtus, wait_until, Receiver, TEST_ETHERTYPE,
@@ -72,11 +72,7 @@ fn bad_options_and_inputs_are_usage_errors() {
         let frames: Vec<Vec<u8>> = (0..10u32).map(|i| frame(i, 100, TEST_ETHERTYPE)).collect();
         write_pcap(&file, &frames);
         let fifo = scratch.path("fifo");
-        assert!(Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        mkfifo(&fifo);
         let f = path_str(&file);
         let q = path_str(&fifo);
         // (arguments after --out rp0, the words the message must hold)
@@ -152,11 +148,7 @@ fn stdin_fifo_and_loop_forever() {
         write_pcap(&file, &frames);
         let bytes = std::fs::read(&file).unwrap();
         let fifo = scratch.path("fifo");
-        assert!(Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        mkfifo(&fifo);
         let mut sink = Receiver::open("sink0");
         let bin = ringtap_bin();
         for case in ["stdin file", "stdin pipe", "fifo", "loop 0"] {

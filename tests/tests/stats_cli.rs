@@ -3,10 +3,9 @@
 //! terminal (issue 12).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use ringtap_tests::tools::{run_ringtap, Scratch};
+use ringtap_tests::tools::{mkfifo, run_ringtap, Scratch};
 use ringtap_tests::{in_netns, veth_pair};
 
 fn path_str(p: &Path) -> &str {
@@ -107,11 +106,7 @@ const FUTURE: &str = r#"{"schema":"ringtap-bridge/9","directions":[],"uptime_s":
 fn stats_of_hostile_files() {
     let scratch = Scratch::new("stats-hostile");
     let fifo = scratch.path("fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    mkfifo(&fifo);
     let mut huge = BRIDGE_SUMS.to_owned();
     huge.push_str(&" ".repeat(17 << 20));
     // (what, the file's contents (None: the path is made otherwise), exit
