@@ -5,8 +5,6 @@
 //! on at exit with `--fail-open`; a service manager turns it on after a
 //! bridge died (`on --if-fail-open` obeys the profile's `fail_open`).
 
-use std::path::PathBuf;
-
 use clap::{Args, ValueEnum};
 use ringtap_linux::bypass;
 
@@ -42,12 +40,8 @@ pub struct BypassArgs {
     /// The other port (default: the profile's ports.out)
     #[arg(long = "out", short = 'o', value_name = "IF_B")]
     pub out_port: Option<String>,
-    /// Ports from a built-in board profile
-    #[arg(long, value_name = "NAME", conflicts_with = "config")]
-    pub board: Option<String>,
-    /// Ports from a board profile file
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub profile: crate::options::ProfileArgs,
     /// With `on`: only when the profile says fail_open = true (else leave it off)
     #[arg(long)]
     pub if_fail_open: bool,
@@ -58,7 +52,7 @@ pub struct BypassArgs {
 
 /// `ringtap bypass`.
 pub fn run(args: &BypassArgs) -> Result<String, Failure> {
-    let board = crate::board::from_options(args.board.as_deref(), args.config.as_deref())?;
+    let board = args.profile.load()?;
     let pick = |given: &Option<String>, from_board: Option<&String>, option: &str| {
         given
             .clone()
