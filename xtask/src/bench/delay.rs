@@ -462,12 +462,17 @@ fn measure_one(bench: &Bench<'_>, subject: Subject, load: Load, repetition: u32)
     delays
 }
 
+/// The probes of `subject` at `load`, all repetitions together, if the run
+/// measured it.
+fn pooled(rows: &[Row], load: Load, subject: Subject) -> Option<Delays> {
+    rows.iter()
+        .find(|r| r.load == load && r.subject == subject)
+        .map(Row::pooled)
+}
+
 /// The delay table: percentiles, and what each bridge adds to the floor.
 pub(super) fn table(rows: &[Row]) -> String {
-    let floor = rows
-        .iter()
-        .find(|r| r.subject == Subject::Floor)
-        .map(Row::pooled);
+    let floor = pooled(rows, Load::Probes, Subject::Floor);
     let at = |d: &Delays, q: f64| d.quantile_us(q);
     let added = |d: &Delays, q: f64| Some(at(d, q)? - at(floor.as_ref()?, q)?);
     let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
@@ -517,11 +522,6 @@ const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.99
 /// load: the difference of each percentile (positive: ringtap is slower)
 /// and their ratio.
 fn comparison(rows: &[Row]) -> String {
-    let pooled = |load: Load, dut: Dut| {
-        rows.iter()
-            .find(|r| r.load == load && r.subject == Subject::Bridge(dut))
-            .map(Row::pooled)
-    };
     let mut text = String::new();
     for row in rows {
         let Subject::Bridge(dut) = row.subject else {
@@ -532,7 +532,7 @@ fn comparison(rows: &[Row]) -> String {
         }
         let ours = row.pooled();
         for reference in [Dut::KernelBridge, Dut::NetsniffNg] {
-            let Some(theirs) = pooled(row.load, reference) else {
+            let Some(theirs) = pooled(rows, row.load, Subject::Bridge(reference)) else {
                 continue;
             };
             let cells: Vec<String> = QUANTILES
@@ -577,14 +577,9 @@ struct Aim {
 /// `--low-latency` at most 10 us p50 and 50 us p99 over the floor; with its
 /// defaults among the background load, p99 at most 500 us.
 fn aims(rows: &[Row]) -> Vec<Aim> {
-    let pooled = |load: Load, subject: Subject| {
-        rows.iter()
-            .find(|r| r.load == load && r.subject == subject)
-            .map(Row::pooled)
-    };
     let over = |load: Load, dut: Dut, base: Subject, q: f64| {
-        let ours = pooled(load, Subject::Bridge(dut))?.quantile_us(q)?;
-        Some(ours - pooled(load, base)?.quantile_us(q)?)
+        let ours = pooled(rows, load, Subject::Bridge(dut))?.quantile_us(q)?;
+        Some(ours - pooled(rows, load, base)?.quantile_us(q)?)
     };
     let kernel = Subject::Bridge(Dut::KernelBridge);
     let background = rows.iter().map(|r| r.load).find(|l| *l != Load::Probes);
@@ -613,7 +608,8 @@ fn aims(rows: &[Row]) -> Vec<Aim> {
     if let Some(load) = background {
         aims.push(Aim {
             what: "defaults, among the background load: p99",
-            value: pooled(load, Subject::Bridge(Dut::Ringtap)).and_then(|d| d.quantile_us(0.99)),
+            value: pooled(rows, load, Subject::Bridge(Dut::Ringtap))
+                .and_then(|d| d.quantile_us(0.99)),
             limit: 500.0,
         });
     }
