@@ -276,7 +276,16 @@ impl Bench<'_> {
             .as_ref()
             .map(Process::cpu_ticks)
             .transpose()?;
-        let seconds = self.run_generator(case, generator_log.clone())?;
+        let seconds = match self.run_generator(case, generator_log.clone()) {
+            Ok(seconds) => seconds,
+            Err(e) => {
+                // Take the bridge down (the kernel bridge's br0 too), so
+                // that the run can be measured again; the generator's
+                // failure is the one to report.
+                let _ = self.stop_dut(running);
+                return Err(e);
+            }
+        };
         let after = lab.counters_when_drained()?;
         let cpus_after = cpu_pair()?;
         let process_after = running

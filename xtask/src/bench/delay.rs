@@ -447,8 +447,16 @@ fn measure_one(bench: &Bench<'_>, subject: Subject, load: Load, repetition: u32)
         }
     };
     let delays = measure(&path("gen0", "sink0"), PROBE_RATE, count, grace);
-    if let Some(mut generator) = background {
-        let status = generator.wait_for_exit(Duration::from_secs(u64::from(bench.seconds) + 15))?;
+    let background = match background {
+        Some(mut generator) => generator
+            .wait_for_exit(Duration::from_secs(u64::from(bench.seconds) + 15))
+            .map(|status| Some((status, generator))),
+        None => Ok(None),
+    };
+    // The bridge comes down whatever happened, so that a failed run can be
+    // measured again.
+    bench.stop_dut(running)?;
+    if let Some((status, generator)) = background? {
         // 1: gen0 refused some background frames (dut0's backlog was full),
         // which the probes measure rather than suffer from.
         if !matches!(status.code(), Some(0 | 1)) {
@@ -458,7 +466,6 @@ fn measure_one(bench: &Bench<'_>, subject: Subject, load: Load, repetition: u32)
             )));
         }
     }
-    bench.stop_dut(running)?;
     delays
 }
 

@@ -22,7 +22,8 @@ pub(super) trait Repeated {
 
 /// Measures every row `repetitions` times, the rows taking turns (so that
 /// a drift in the machine spreads over all of them), printing a progress
-/// line before and `describe`'s line after each run.
+/// line before and `describe`'s line after each run. A run that fails is
+/// measured once more before the failure ends the bench.
 pub(super) fn measure_rows<R: Repeated>(
     rows: &mut [R],
     repetitions: u32,
@@ -39,7 +40,16 @@ pub(super) fn measure_rows<R: Repeated>(
                 "[{done}/{total}] {}, repetition {repetition}/{repetitions}",
                 row.label()
             );
-            let sample = measure(row, repetition)?;
+            // trafgen now and then fails to flush its TX ring (EAGAIN) and
+            // a run can be cut short by such a transient: one more try of
+            // the same run, a second failure ends the bench.
+            let sample = match measure(row, repetition) {
+                Ok(sample) => sample,
+                Err(e) => {
+                    println!("  failed: {e}; measuring this run once more");
+                    measure(row, repetition)?
+                }
+            };
             println!("  {}", describe(&sample));
             row.samples().push(sample);
         }
