@@ -6,7 +6,7 @@
 
 # A commit of ringtap; `cargo xtask dist --pin` moves it (and the Yocto
 # recipe's SRCREV) to another one.
-RINGTAP_VERSION = 46690610008c6db671ab483019ac4f1d2f27b982
+RINGTAP_VERSION = 4be0394987dda06707dab7489895fcbe71635e4f
 RINGTAP_SITE = $(call github,ringtap,ringtap,$(RINGTAP_VERSION))
 RINGTAP_LICENSE = MIT or Apache-2.0
 RINGTAP_LICENSE_FILES = LICENSE-MIT LICENSE-APACHE

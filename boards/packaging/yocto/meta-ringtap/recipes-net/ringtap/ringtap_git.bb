@@ -15,7 +15,7 @@ LIC_FILES_CHKSUM = "file://LICENSE-MIT;md5=0df37f927e37f73f383ce36f2c87e4d6 \
 # Cargo.toml and rewrites ringtap-crates.inc. To build a checkout of your
 # own instead, use devtool or externalsrc (see the layer's README.md).
 SRC_URI = "git://github.com/ringtap/ringtap.git;protocol=https;branch=main"
-SRCREV = "46690610008c6db671ab483019ac4f1d2f27b982"
+SRCREV = "4be0394987dda06707dab7489895fcbe71635e4f"
 PV = "0.1.0+git"
 
 inherit cargo cargo-update-recipe-crates systemd update-rc.d
